@@ -1,0 +1,28 @@
+# Two commands do everything on a fresh machine: `make test` and `make demo`.
+# Each builds .venv from nothing. torch is installed first and pinned to the CPU wheel, so that
+# no later requirement pulls a CUDA build; torchvision is never installed (it breaks transformers
+# on CPU-only machines).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+
+.PHONY: venv test demo clean
+
+$(VENV)/.installed: pyproject.toml Makefile
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet "torch==$(TORCH_VERSION)"
+	$(PY) -m pip install --quiet -e ".[test]"
+	@if $(PY) -c "import torchvision" 2>/dev/null; then echo "torchvision must not be installed"; exit 1; fi
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: venv
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q
+
+demo: venv
+	HF_HUB_OFFLINE=1 $(VENV)/bin/livr demo
+
+clean:
+	rm -rf $(VENV) runs

@@ -1,0 +1,1 @@
+"""Data: the record schema, task definitions, generators, builders and the collator."""

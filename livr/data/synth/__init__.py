@@ -1,0 +1,42 @@
+"""Offline, seeded generators for the ten tasks.
+
+Each task has a module `livr.data.synth.<task>` exposing
+
+    generate(split: str, n: int, rng: numpy.random.Generator, **knobs) -> list[dict]
+
+which returns `n` records in the schema of `livr.data.schema.make_record`, drawing only from
+the split's own source material (`livr.data.photos.photos_for_split`) so nothing is shared
+across splits, and balancing answer letters. `generate_split` derives one independent
+generator per (task, split, seed), so the same arguments always give the same records.
+"""
+
+from __future__ import annotations
+
+import importlib
+import zlib
+
+import numpy as np
+
+from livr.data.tasks import get_task
+
+
+def split_rng(task: str, split: str, seed: int) -> np.random.Generator:
+    """An independent, reproducible random stream per (task, split, seed)."""
+    key = zlib.crc32(f"{task}/{split}".encode())
+    return np.random.default_rng([seed, key])
+
+
+def generator_module(task: str):
+    get_task(task)  # validates the name with a clear error
+    return importlib.import_module(f"livr.data.synth.{task}")
+
+
+def generate_split(task: str, split: str, n: int, seed: int, **knobs) -> list[dict]:
+    if n < 0:
+        from livr.errors import ConfigError
+
+        raise ConfigError(f"number of {split} examples must be >= 0, got {n}")
+    records = generator_module(task).generate(split, n, split_rng(task, split, seed), **knobs)
+    if len(records) != n:
+        raise RuntimeError(f"generator for {task} returned {len(records)} records, expected {n}")
+    return records

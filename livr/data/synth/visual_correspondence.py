@@ -1,0 +1,235 @@
+"""Offline BLINK-style visual correspondence (paper appendix A.4), with a synthetic "second shot"
+instead of HPatches.
+
+The source is a crop of a split photo; the target is the same scene under a random homography
+(rotation, zoom, shift and perspective; `strength` scales them all) plus a photometric change
+(brightness, contrast, gamma, colour cast). The target is rendered from a larger view around the
+source so it has no empty borders. A REF point is sampled away from the borders on a textured spot
+and mapped through the homography; it is kept only if it lands safely inside the target. The three
+distractors are other textured source points mapped the same way, so true and false candidates
+come from one distribution; they are at least `min_sep` of the image diagonal from the true point
+and from each other. The answer letter is exactly balanced over A-D.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from livr.data.prompts import build_prompt
+from livr.data.schema import choice_letter, make_record
+from livr.data.synth.counting import balanced, label_font, pick_photo, random_view
+
+TASK = "visual_correspondence"
+MARK_RED = (255, 20, 20)
+WHITE = (255, 255, 255)
+
+
+def homography_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """The 3x3 matrix H with H @ [x, y, 1] ~ [u, v, 1] for four point pairs (DLT, exact)."""
+    a = []
+    for (x, y), (u, v) in zip(src, dst):
+        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
+        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
+    h = np.linalg.solve(np.array(a, float), np.asarray(dst, float).reshape(-1))
+    return np.append(h, 1.0).reshape(3, 3)
+
+
+def apply_homography(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    pts = np.asarray(pts, float)
+    q = np.c_[pts, np.ones(len(pts))] @ h.T
+    return q[:, :2] / q[:, 2:3]
+
+
+def random_homography(width: int, height: int, strength: float, rng) -> np.ndarray:
+    """Source-to-target homography: rotation, zoom and shift about the centre, then each corner
+    moved independently (perspective), all scaled by `strength`."""
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], float)
+    centre = np.array([width, height]) / 2
+    angle = np.deg2rad(rng.uniform(-20, 20) * strength)
+    zoom = np.exp(rng.uniform(-0.2, 0.2) * strength)
+    rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    size = np.array([width, height])
+    shift = rng.uniform(-0.08, 0.08, size=2) * size * strength
+    dst = (corners - centre) @ rot.T * zoom + centre + shift
+    dst += rng.uniform(-0.1, 0.1, size=(4, 2)) * size * strength
+    return homography_from_points(corners, dst)
+
+
+def photometric_lut(rng, strength: float) -> tuple[list[int], dict]:
+    """A per-channel 256-entry lookup table for brightness, contrast, gamma and colour cast."""
+    params = {
+        "brightness": float(rng.uniform(-0.15, 0.15) * strength),
+        "contrast": float(np.exp(rng.uniform(-0.3, 0.3) * strength)),
+        "gamma": float(np.exp(rng.uniform(-0.35, 0.35) * strength)),
+        "gains": [float(g) for g in np.exp(rng.uniform(-0.08, 0.08, size=3) * strength)],
+    }
+    x = np.linspace(0, 1, 256) ** params["gamma"]
+    y = (x - 0.5) * params["contrast"] + 0.5 + params["brightness"]
+    lut = np.concatenate([np.clip(np.round(y * g * 255), 0, 255) for g in params["gains"]])
+    return lut.astype(int).tolist(), {k: np.round(v, 4).tolist() for k, v in params.items()}
+
+
+def make_pair(photo, width: int, height: int, strength: float, rng):
+    """(source image, target image, homography, view box, photometric params); the target is
+    rendered from a view 40% larger than the source so it has no empty borders (None if the
+    sampled homography would need more than that view)."""
+    mx, my = int(0.2 * width), int(0.2 * height)
+    view, view_box = random_view(photo, width + 2 * mx, height + 2 * my, rng)
+    source = view.crop((mx, my, mx + width, my + height))
+    h = random_homography(width, height, strength, rng)
+    to_view = np.array([[1, 0, mx], [0, 1, my], [0, 0, 1]], float) @ np.linalg.inv(h)
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], float)
+    back = apply_homography(to_view, corners)
+    if (back < 0).any() or (back[:, 0] > view.width).any() or (back[:, 1] > view.height).any():
+        return None
+    coeffs = (to_view / to_view[2, 2]).reshape(-1)[:8]
+    target = view.transform((width, height), Image.Transform.PERSPECTIVE, tuple(coeffs),
+                            Image.Resampling.BILINEAR)
+    lut, photometric = photometric_lut(rng, strength)
+    return source, target.point(lut), h, view_box, photometric
+
+
+def texture(grey: np.ndarray, pts: np.ndarray, half: int = 5) -> np.ndarray:
+    """Standard deviation of the (2*half+1)^2 grey patch around each point."""
+    off = np.arange(-half, half + 1)
+    xs = np.clip(pts[:, 0].astype(int)[:, None, None] + off[None, None, :], 0, grey.shape[1] - 1)
+    ys = np.clip(pts[:, 1].astype(int)[:, None, None] + off[None, :, None], 0, grey.shape[0] - 1)
+    return grey[ys, xs].std(axis=(1, 2))
+
+
+def pick_points(source, h, rng, min_sep: float, min_texture: float):
+    """(ref point in the source, 4 target points with the true one first) or None."""
+    width, height = source.size
+    border = 0.12 * min(width, height)
+    src = rng.uniform([border, border], [width - border, height - border], size=(300, 2))
+    grey = np.asarray(source.convert("L"), float)
+    dst = apply_homography(h, src)
+    inside = np.all((dst >= border) & (dst <= np.array([width, height]) - border), axis=1)
+    ok = np.flatnonzero(inside & (texture(grey, src) >= min_texture))
+    if len(ok) < 4:
+        return None
+    sep = min_sep * float(np.hypot(width, height))
+    chosen = [ok[0]]
+    for k in ok[1:]:
+        if np.all(np.linalg.norm(dst[chosen] - dst[k], axis=1) >= sep):
+            chosen.append(k)
+            if len(chosen) == 4:
+                return src[ok[0]], dst[chosen]
+    return None
+
+
+def _ring(draw: ImageDraw.ImageDraw, x: float, y: float, r: float) -> None:
+    draw.ellipse([x - r - 2, y - r - 2, x + r + 2, y + r + 2], outline=WHITE, width=2)
+    draw.ellipse([x - r, y - r, x + r, y + r], outline=MARK_RED, width=3)
+
+
+def _label_spot(x, y, r, tw, th, width, height, taken):
+    """Top-left of a tw x th label beside the circle at (x, y), inside the image and clear of
+    the rectangles in `taken`; the first spot of right, left, above, below that fits."""
+    gap = r + 4
+    spots = [(x + gap, y - th / 2), (x - gap - tw, y - th / 2),
+             (x - tw / 2, y - gap - th), (x - tw / 2, y + gap)]
+    best = None
+    for sx, sy in spots:
+        sx, sy = min(max(sx, 0), width - tw), min(max(sy, 0), height - th)
+        rect = (sx, sy, sx + tw, sy + th)
+        clear = all(rect[2] <= t[0] or t[2] <= rect[0] or rect[3] <= t[1] or t[3] <= rect[1] for t in taken)
+        if clear:
+            return rect
+        best = best or rect
+    return best
+
+
+def draw_marks(image: Image.Image, points, labels, radius: float, font_size: int) -> Image.Image:
+    """Red rings (white rim) at `points` with red labels (white stroke) beside them."""
+    image = image.copy()
+    draw = ImageDraw.Draw(image)
+    font = label_font(font_size)
+    taken = [(x - radius - 2, y - radius - 2, x + radius + 2, y + radius + 2) for x, y in points]
+    for (x, y), label in zip(points, labels):
+        _ring(draw, x, y, radius)
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=font, stroke_width=2)
+        rect = _label_spot(x, y, radius, right - left, bottom - top, *image.size, taken)
+        taken.append(rect)
+        draw.text((rect[0] - left, rect[1] - top), label, font=font, fill=MARK_RED,
+                  stroke_width=2, stroke_fill=WHITE)
+    return image
+
+
+def _one_example(split, rng, strength, min_sep, min_texture):
+    for _ in range(200):
+        photo = pick_photo(split, rng)
+        width, height = int(rng.integers(288, 385)), int(rng.integers(224, 321))
+        pair = make_pair(photo, width, height, strength, rng)
+        if pair is None:
+            continue
+        source, target, h, view_box, photometric = pair
+        points = pick_points(source, h, rng, min_sep, min_texture)
+        if points is not None:
+            return photo, source, target, h, view_box, photometric, points
+    raise RuntimeError(f"could not build a visual correspondence example from the {split} photos")
+
+
+def generate(
+    split: str,
+    n: int,
+    rng: np.random.Generator,
+    *,
+    strength: float = 1.0,
+    min_sep: float = 0.15,
+    min_texture: float = 10.0,
+) -> list[dict]:
+    """`n` visual correspondence records: images = [source with REF, target with A-D].
+
+    strength: scales the homography (rotation up to 20 degrees, zoom up to 1.22x, shift up to
+    8%, corner moves up to 10%) and the photometric change; min_sep: smallest distance between
+    candidate points, as a fraction of the image diagonal; min_texture: smallest grey standard
+    deviation (0-255) around a sampled point, so points are not on flat, ambiguous regions.
+    """
+    if not 0 <= strength <= 1.5 or not 0 < min_sep < 0.4:
+        from livr.errors import ConfigError
+
+        raise ConfigError(
+            f"visual_correspondence needs 0 <= strength <= 1.5 and 0 < min_sep < 0.4, got "
+            f"strength={strength}, min_sep={min_sep}"
+        )
+    question, choices, prompt = build_prompt(TASK)
+    records = []
+    for i, answer in enumerate(balanced([0, 1, 2, 3], n, rng)):
+        photo, source, target, h, view_box, photometric, (ref, pts) = _one_example(
+            split, rng, strength, min_sep, min_texture
+        )
+        # pts[0] is the true point: move it to slot `answer`, keep the distractors' order.
+        order = [k for k in (1, 2, 3)]
+        order.insert(answer, 0)
+        candidates = pts[order]
+        size = min(source.size)
+        radius, font_size = max(7.0, 0.03 * size), max(16, int(0.07 * size))
+        images = [
+            draw_marks(source, [ref], ["REF"], radius, font_size),
+            draw_marks(target, candidates, ["A", "B", "C", "D"], radius, font_size),
+        ]
+        records.append(
+            make_record(
+                id=f"{TASK}-{split}-{i:06d}",
+                task=TASK,
+                images=images,
+                question=question,
+                choices=choices,
+                answer=choice_letter(answer),
+                prompt=prompt,
+                source=f"synthetic:{TASK}",
+                metadata={
+                    "photo": photo.name,
+                    "flipped": photo.flipped,
+                    "view_box": view_box,
+                    "image_size": list(source.size),
+                    "homography": np.round(h / h[2, 2], 8).tolist(),
+                    "ref_point": np.round(ref, 2).tolist(),
+                    "candidate_points": np.round(candidates, 2).tolist(),
+                    "photometric": photometric,
+                },
+            )
+        )
+    return records

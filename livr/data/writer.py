@@ -1,0 +1,146 @@
+"""Write records to a data folder: a `datasets.DatasetDict` saved with `save_to_disk`, atomically.
+
+Every data folder livr trusts is written here. Three properties matter:
+
+* atomic: the folder is written under a temporary name beside its final place
+  (`livr.io.atomic_dir`) and renamed only when complete, so an interrupted build never leaves a
+  folder that loads as if it were finished;
+* no silent overwrite: an existing folder is an error unless `overwrite=True` (`--overwrite`);
+* deterministic: the same records give the same bytes on disk. `datasets` stores a fingerprint in
+  each split's `state.json`; we set it from a SHA-256 of the split's Arrow data instead of
+  relying on however `datasets` derives it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import datasets
+import pyarrow as pa
+
+from livr.data.schema import COLUMNS, FEATURES, MAX_IMAGES, SPLITS
+from livr.data.tasks import TASKS
+from livr.errors import DataError
+from livr.io import atomic_dir
+
+
+def check_records(splits: Mapping[str, list[dict[str, Any]]]) -> None:
+    """Refuse unknown splits, records with other columns, bad image counts and repeated ids."""
+    if not splits:
+        raise DataError("no splits to write: give at least one of " + ", ".join(SPLITS))
+    seen: dict[str, str] = {}
+    for split, records in splits.items():
+        if split not in SPLITS:
+            raise DataError(f"unknown split {split!r}; a data folder has splits {', '.join(SPLITS)}")
+        for i, rec in enumerate(records):
+            keys = set(rec)
+            if keys != set(COLUMNS):
+                missing = sorted(set(COLUMNS) - keys)
+                extra = sorted(keys - set(COLUMNS))
+                raise DataError(
+                    f"{split} record {i} (id {rec.get('id')!r}) does not follow the schema in "
+                    f"livr/data/schema.py: missing columns {missing}, extra columns {extra}; "
+                    "build records with livr.data.schema.make_record"
+                )
+            if rec["task"] not in TASKS:
+                raise DataError(f"{split} record {rec['id']!r} has unknown task {rec['task']!r}")
+            if not 1 <= len(rec["images"]) <= MAX_IMAGES:
+                raise DataError(
+                    f"{split} record {rec['id']!r} has {len(rec['images'])} images; "
+                    f"a record holds 1 to {MAX_IMAGES}"
+                )
+            if rec["id"] in seen:
+                raise DataError(
+                    f"id {rec['id']!r} appears more than once (in {seen[rec['id']]} and {split}); "
+                    "ids must be unique within a data folder"
+                )
+            seen[rec["id"]] = split
+
+
+def _hash_table(table: pa.Table) -> str:
+    """SHA-256 of the Arrow IPC stream of `table` (same data -> same bytes -> same hash)."""
+    digest = hashlib.sha256()
+
+    class _Sink:
+        closed = False
+
+        def write(self, data) -> int:
+            digest.update(data)
+            return len(data)
+
+        def flush(self) -> None:
+            pass
+
+    with pa.ipc.new_stream(pa.PythonFile(_Sink(), mode="w"), table.schema) as writer:
+        writer.write_table(table)
+    return digest.hexdigest()
+
+
+def to_dataset(records: list[dict[str, Any]], split: str) -> datasets.Dataset:
+    """One split as a `datasets.Dataset` with `FEATURES` and a content-derived fingerprint."""
+    if records:
+        ds = datasets.Dataset.from_list(records, features=FEATURES, split=split)
+    else:
+        ds = datasets.Dataset.from_dict({c: [] for c in COLUMNS}, features=FEATURES, split=split)
+    ds._fingerprint = hashlib.sha256(
+        f"livr/{split}/{_hash_table(ds.data.table)}".encode()
+    ).hexdigest()[:16]
+    return ds
+
+
+def to_dataset_dict(splits: Mapping[str, list[dict[str, Any]]]) -> datasets.DatasetDict:
+    check_records(splits)
+    # Splits always in the canonical order so dataset_dict.json does not depend on dict order.
+    return datasets.DatasetDict(
+        {s: to_dataset(list(splits[s]), s) for s in SPLITS if s in splits}
+    )
+
+
+def refuse_existing(out: str | os.PathLike, overwrite: bool, what: str = "output folder") -> None:
+    """Fail early (before any work) if `out` exists and may not be replaced.
+
+    `what` names the folder in the message: the option it came from (e.g. "--out") in the CLI.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise DataError(f"{what} {out} exists and is not a folder; choose another path")
+    if out.exists() and not overwrite:
+        raise DataError(
+            f"{what} {out} already exists; pass --overwrite to replace it, or choose another folder"
+        )
+
+
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterable[None]:
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
+def save_dataset_dict(dd: datasets.DatasetDict, out: str | os.PathLike, overwrite: bool = False) -> None:
+    """Save an existing DatasetDict atomically (used by de-duplication to write the cleaned copy)."""
+    refuse_existing(out, overwrite)
+    with _quiet_datasets(), atomic_dir(out, overwrite=overwrite) as tmp:
+        # An empty split would get zero shards, which `load_from_disk` cannot read back.
+        dd.save_to_disk(str(tmp), num_shards={k: 1 for k, ds in dd.items() if len(ds) == 0})
+
+
+def write_dataset(
+    splits: Mapping[str, list[dict[str, Any]]], out: str | os.PathLike, overwrite: bool = False
+) -> datasets.DatasetDict:
+    """Write `splits` (split name -> records) to the folder `out` and return the DatasetDict.
+
+    Raises `DataError` if `out` exists and `overwrite` is false, or if a record breaks the schema.
+    """
+    refuse_existing(out, overwrite)
+    dd = to_dataset_dict(splits)
+    save_dataset_dict(dd, out, overwrite=overwrite)
+    return dd

@@ -1,0 +1,1 @@
+"""Models: segments, mask policies, latent tokens, backbone adapters and loading."""

@@ -1,0 +1,97 @@
+"""The contract every backbone adapter fulfils, and the pieces shared by all families."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from livr.errors import ConfigError
+
+# LoRA on the language model's attention and MLP projections only. A regex, because the vision
+# towers have modules with the same names (q_proj, gate_proj ...), and a name list would put
+# LoRA on them too.
+LANGUAGE_MODEL_LORA_PATTERN = (
+    r"model\.language_model\.layers\.\d+\."
+    r"(?:self_attn\.(?:q|k|v|o)_proj|mlp\.(?:gate|up|down)_proj)"
+)
+
+
+@dataclass(frozen=True)
+class TinySize:
+    """Sizes of a tiny random-init model (text hidden, layers, vision hidden ...)."""
+
+    hidden: int = 128
+    layers: int = 2
+    heads: int = 4
+    kv_heads: int = 2
+    intermediate: int = 256
+    vision_hidden: int = 64
+    vision_layers: int = 2
+    vision_heads: int = 2
+
+
+class BackboneAdapter:
+    """What livr needs to know about one model family.
+
+    Subclasses set the class attributes and implement the methods marked abstract.
+    """
+
+    family: str = ""
+    image_token: str = ""
+    #: keys of the processor output that carry vision inputs and must reach the model
+    vision_keys: tuple[str, ...] = ()
+    lora_target_pattern: str = LANGUAGE_MODEL_LORA_PATTERN
+    #: name of the input-embedding module, for peft's trainable_token_indices
+    embedding_module: str = "embed_tokens"
+    #: True when the family's positions are M-RoPE (3 x B x L) from get_rope_index
+    uses_mrope: bool = False
+
+    # -- building ---------------------------------------------------------------------------
+    def build_tiny(self, *, tie_word_embeddings: bool = False, size: TinySize = TinySize(),
+                   attn_implementation: str = "sdpa", seed: int = 0):
+        """A random-init (model, processor) pair of the real class, with an offline tokenizer."""
+        raise NotImplementedError
+
+    def load_pretrained(self, name_or_path: str, *, dtype: Any = None,
+                        attn_implementation: str | None = None, trust_remote_code: bool = False,
+                        processor_kwargs: dict | None = None):
+        """(model, processor) from a hub id or a local folder."""
+        raise NotImplementedError
+
+    def load_processor(self, name_or_path: str, **kwargs):
+        raise NotImplementedError
+
+    # -- running ----------------------------------------------------------------------------
+    def image_token_id(self, processor) -> int:
+        token_id = processor.tokenizer.convert_tokens_to_ids(self.image_token)
+        if token_id is None or token_id == processor.tokenizer.unk_token_id:
+            raise ConfigError(f"the tokenizer has no image token {self.image_token!r}")
+        return int(token_id)
+
+    def position_ids(self, model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Rope positions computed from the 2-D padding mask (needed whenever a 4-D mask is
+        passed, since the model can no longer derive them)."""
+        mask = batch["attention_mask"]
+        return (mask.long().cumsum(-1) - 1).clamp(min=0)
+
+    def collate_vision(self, items: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+        """Batch the per-record vision tensors returned by the processor."""
+        raise NotImplementedError
+
+    def processor_images_arg(self, images: list) -> Any:
+        """How this family's processor wants one record's images."""
+        return images
+
+
+def inner_model(model):
+    """The transformers model inside peft / DDP wrappers (the one with `.model`)."""
+    while True:
+        if hasattr(model, "module") and isinstance(model.module, torch.nn.Module):
+            model = model.module  # DDP / accelerate wrappers
+            continue
+        if hasattr(model, "get_base_model"):
+            model = model.get_base_model()  # peft
+            continue
+        return model

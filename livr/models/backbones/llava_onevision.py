@@ -1,0 +1,143 @@
+"""LLaVA-OneVision (native transformers class; SigLIP + Qwen2, anyres tiling, 1-D positions).
+
+This is the LLaVA-style path: the image placeholder `<image>` expands to one token per visual
+feature (base image, tiles and newline features), positions are plain 1-D.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from transformers import (
+    LlavaOnevisionConfig,
+    LlavaOnevisionForConditionalGeneration,
+    LlavaOnevisionImageProcessorPil,
+    LlavaOnevisionProcessor,
+)
+
+from livr.models.backbones.base import BackboneAdapter, TinySize
+from livr.models.tokenizer import byte_level_tokenizer
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
+
+CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for content in message['content'] %}"
+    "{% if content['type'] == 'image' %}<image>\n"
+    "{% elif content['type'] == 'text' %}{{ content['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+class LlavaOnevisionImageOnlyProcessor(LlavaOnevisionProcessor):
+    """The LLaVA-OneVision processor without a video processor (which needs torchvision)."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        kwargs.pop("video_processor", None)
+        super().__init__(image_processor=image_processor, tokenizer=tokenizer,
+                         video_processor=None, chat_template=chat_template, **kwargs)
+
+
+class LlavaOnevisionAdapter(BackboneAdapter):
+    family = "llava_onevision"
+    image_token = "<image>"
+    vision_keys = ("pixel_values", "image_sizes", "batch_num_images")
+    tiny_image_size = 56
+    tiny_patch = 14
+
+    def tiny_processor(self):
+        tokenizer = byte_level_tokenizer(SPECIAL_TOKENS, CHAT_TEMPLATE)
+        s = self.tiny_image_size
+        pinpoints = [[s, s], [s, 2 * s], [2 * s, s], [2 * s, 2 * s]]
+        image_processor = LlavaOnevisionImageProcessorPil(
+            size={"height": s, "width": s},
+            crop_size={"height": s, "width": s},
+            image_grid_pinpoints=pinpoints,
+            do_center_crop=False,
+        )
+        return LlavaOnevisionImageOnlyProcessor(
+            image_processor=image_processor,
+            tokenizer=tokenizer,
+            chat_template=CHAT_TEMPLATE,
+            num_image_tokens=(s // self.tiny_patch) ** 2,
+            vision_feature_select_strategy="full",
+        )
+
+    def build_tiny(self, *, tie_word_embeddings=False, size=TinySize(), attn_implementation="sdpa",
+                   seed=0):
+        processor = self.tiny_processor()
+        tokenizer = processor.tokenizer
+        s = self.tiny_image_size
+        config = LlavaOnevisionConfig(
+            text_config=dict(
+                model_type="qwen2",
+                vocab_size=len(tokenizer),
+                hidden_size=size.hidden,
+                intermediate_size=size.intermediate,
+                num_hidden_layers=size.layers,
+                num_attention_heads=size.heads,
+                num_key_value_heads=size.kv_heads,
+                max_position_embeddings=4096,
+                tie_word_embeddings=tie_word_embeddings,
+                eos_token_id=tokenizer.eos_token_id,
+                bos_token_id=None,
+                pad_token_id=tokenizer.pad_token_id,
+            ),
+            vision_config=dict(
+                model_type="siglip_vision_model",
+                hidden_size=size.vision_hidden,
+                intermediate_size=2 * size.vision_hidden,
+                num_hidden_layers=size.vision_layers,
+                num_attention_heads=size.vision_heads,
+                image_size=s,
+                patch_size=self.tiny_patch,
+            ),
+            image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+            video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
+            image_grid_pinpoints=processor.image_processor.image_grid_pinpoints,
+            vision_feature_select_strategy="full",
+            vision_feature_layer=-1,
+            tie_word_embeddings=tie_word_embeddings,
+        )
+        torch.manual_seed(seed)
+        model = LlavaOnevisionForConditionalGeneration._from_config(
+            config, attn_implementation=attn_implementation
+        )
+        return model, processor
+
+    def load_processor(self, name_or_path, **kwargs):
+        return LlavaOnevisionImageOnlyProcessor.from_pretrained(name_or_path, **kwargs)
+
+    def load_pretrained(self, name_or_path, *, dtype=None, attn_implementation=None,
+                        trust_remote_code=False, processor_kwargs=None):
+        kwargs = {"trust_remote_code": trust_remote_code}
+        if dtype is not None:
+            kwargs["dtype"] = dtype
+        if attn_implementation:
+            kwargs["attn_implementation"] = attn_implementation
+        model = LlavaOnevisionForConditionalGeneration.from_pretrained(name_or_path, **kwargs)
+        return model, self.load_processor(name_or_path, **(processor_kwargs or {}))
+
+    def processor_images_arg(self, images):
+        return [images]
+
+    def collate_vision(self, items):
+        if not items:
+            return {}
+        # pixel_values: (images, tiles, C, H, W); records differ in tile count, so pad tiles
+        # with zeros (the model reads the real count from image_sizes and ignores the rest).
+        max_tiles = max(it["pixel_values"].shape[1] for it in items)
+        padded = [
+            F.pad(it["pixel_values"], (0, 0, 0, 0, 0, 0, 0, max_tiles - it["pixel_values"].shape[1]))
+            for it in items
+        ]
+        return {
+            "pixel_values": torch.cat(padded, dim=0),
+            "image_sizes": torch.cat([it["image_sizes"] for it in items], dim=0),
+            "batch_num_images": torch.cat([it["batch_num_images"] for it in items], dim=0),
+        }
+
+
+ADAPTER = LlavaOnevisionAdapter()

@@ -1,0 +1,63 @@
+"""Qwen2.5-VL (e.g. Qwen/Qwen2.5-VL-3B-Instruct): M-RoPE, patch 14, merge 2."""
+
+from __future__ import annotations
+
+from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
+
+from livr.models.backbones._qwen import QwenVLAdapter
+
+
+class Qwen2_5_VLImageProcessor(Qwen2_5_VLProcessor):
+    """The Qwen2.5-VL processor without a video processor (which needs torchvision)."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        kwargs.pop("video_processor", None)
+        super().__init__(image_processor=image_processor, tokenizer=tokenizer,
+                         video_processor=None, chat_template=chat_template, **kwargs)
+
+
+class Qwen2_5_VLAdapter(QwenVLAdapter):
+    family = "qwen2_5_vl"
+    model_class = Qwen2_5_VLForConditionalGeneration
+    config_class = Qwen2_5_VLConfig
+    processor_class = Qwen2_5_VLImageProcessor
+    patch_size = 14
+    default_system = "You are a helpful assistant."
+
+    def tiny_config(self, tokenizer, size, tie_word_embeddings):
+        head_dim = size.hidden // size.heads
+        half = head_dim // 2  # the three M-RoPE sections (t, h, w) must sum to head_dim / 2
+        mrope = [half // 4, (half - half // 4) // 2, half - half // 4 - (half - half // 4) // 2]
+        return Qwen2_5_VLConfig(
+            text_config=dict(
+                vocab_size=len(tokenizer),
+                hidden_size=size.hidden,
+                intermediate_size=size.intermediate,
+                num_hidden_layers=size.layers,
+                num_attention_heads=size.heads,
+                num_key_value_heads=size.kv_heads,
+                max_position_embeddings=4096,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
+                tie_word_embeddings=tie_word_embeddings,
+                eos_token_id=tokenizer.eos_token_id,
+                bos_token_id=None,
+                pad_token_id=tokenizer.pad_token_id,
+            ),
+            vision_config=dict(
+                depth=size.vision_layers,
+                hidden_size=size.vision_hidden,
+                intermediate_size=2 * size.vision_hidden,
+                num_heads=size.vision_heads,
+                out_hidden_size=size.hidden,
+                patch_size=self.patch_size,
+                spatial_merge_size=2,
+                temporal_patch_size=2,
+                window_size=112,
+                fullatt_block_indexes=[size.vision_layers - 1],
+            ),
+            tie_word_embeddings=tie_word_embeddings,
+            **self.token_ids(tokenizer),
+        )
+
+
+ADAPTER = Qwen2_5_VLAdapter()

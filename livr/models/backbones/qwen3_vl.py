@@ -1,0 +1,65 @@
+"""Qwen3-VL (e.g. Qwen/Qwen3-VL-4B-Instruct): interleaved M-RoPE, patch 16, deepstack."""
+
+from __future__ import annotations
+
+from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor
+
+from livr.models.backbones._qwen import QwenVLAdapter
+
+
+class Qwen3VLImageProcessor(Qwen3VLProcessor):
+    """The Qwen3-VL processor without a video processor (which needs torchvision)."""
+
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+        kwargs.pop("video_processor", None)
+        super().__init__(image_processor=image_processor, tokenizer=tokenizer,
+                         video_processor=None, chat_template=chat_template, **kwargs)
+
+
+class Qwen3VLAdapter(QwenVLAdapter):
+    family = "qwen3_vl"
+    model_class = Qwen3VLForConditionalGeneration
+    config_class = Qwen3VLConfig
+    processor_class = Qwen3VLImageProcessor
+    patch_size = 16
+    default_system = None
+
+    def tiny_config(self, tokenizer, size, tie_word_embeddings):
+        head_dim = size.hidden // size.heads
+        half = head_dim // 2
+        mrope = [half - 2 * (half // 3), half // 3, half // 3]
+        return Qwen3VLConfig(
+            text_config=dict(
+                vocab_size=len(tokenizer),
+                hidden_size=size.hidden,
+                intermediate_size=size.intermediate,
+                num_hidden_layers=size.layers,
+                num_attention_heads=size.heads,
+                num_key_value_heads=size.kv_heads,
+                head_dim=head_dim,
+                max_position_embeddings=4096,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                                 "mrope_section": mrope, "mrope_interleaved": True},
+                tie_word_embeddings=tie_word_embeddings,
+                eos_token_id=tokenizer.eos_token_id,
+                bos_token_id=None,
+                pad_token_id=tokenizer.pad_token_id,
+            ),
+            vision_config=dict(
+                depth=size.vision_layers,
+                hidden_size=size.vision_hidden,
+                intermediate_size=2 * size.vision_hidden,
+                num_heads=size.vision_heads,
+                out_hidden_size=size.hidden,
+                patch_size=self.patch_size,
+                spatial_merge_size=2,
+                temporal_patch_size=2,
+                num_position_embeddings=256,
+                deepstack_visual_indexes=[0],
+            ),
+            tie_word_embeddings=tie_word_embeddings,
+            **self.token_ids(tokenizer),
+        )
+
+
+ADAPTER = Qwen3VLAdapter()
