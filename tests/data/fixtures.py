@@ -252,7 +252,7 @@ def write_spair(root: Path, per_category: int = 6, width: int = 160, height: int
 
 
 def write_funkpoint(root: Path, per_action: int = 20, width: int = 96, height: int = 72) -> Path:
-    """annotations.json + images/<action>/*.jpg (the generic layout of livr.data.build.funkpoint)."""
+    """annotations.json + images/<action>/*.jpg (the layout livr.data.build.funkpoint reads)."""
     rng = np.random.default_rng(3)
     entries = []
     for action in ("pour", "mash_pound"):
@@ -411,7 +411,7 @@ def write_pixmo(root: Path) -> dict:
 def write_blink(
     root: Path, config: str = "Jigsaw", n: int = 4, n_images: int = 3, n_choices: int = 2
 ) -> Path:
-    """<root>/<config>/val-00000-of-00001.parquet written with `datasets` (images as Image structs)."""
+    """<root>/<config>/val-00000-of-00001.parquet written by `datasets` (Image structs)."""
     rng = np.random.default_rng(8)
     letters = "ABCD"
     columns: dict[str, list] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 import datasets
+import numpy as np
 import pytest
 
 from livr.data.build import add_arguments, run
@@ -88,4 +89,25 @@ def test_option_errors(tmp_path):
     fx.write_blink(tmp_path / "blink", "Visual_Similarity")
     with pytest.raises(DataError, match=r"art: expected the NIGHTS file data\.csv"):
         run(_args("--task", "visual_similarity", *base, "--blink", str(tmp_path / "blink")))
+    assert not (tmp_path / "out").exists()
+
+
+def test_empty_train_reports_why(tmp_path):
+    (tmp_path / "coco" / "val2017").mkdir(parents=True)
+    fx.smooth_image(np.random.default_rng(0), 300, 200).save(
+        tmp_path / "coco" / "val2017" / "a.jpg"
+    )
+    fx.write_blink(tmp_path / "blink", "Jigsaw")
+    args = _args(
+        "--task",
+        "jigsaw",
+        "--source",
+        str(tmp_path / "coco"),
+        "--out",
+        str(tmp_path / "out"),
+        "--blink",
+        str(tmp_path / "blink"),
+    )
+    with pytest.raises(DataError, match="no usable COCO 2017 train examples.*smaller than the 400"):
+        run(args)
     assert not (tmp_path / "out").exists()

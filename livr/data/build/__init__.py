@@ -44,6 +44,7 @@ from livr.data.build.blink import load_blink
 from livr.data.build.common import Report, as_feature_image
 from livr.data.build.pixmo_count import load_pixmo_count_test
 from livr.data.schema import SPLITS
+from livr.data.writer import refuse_existing, write_dataset
 from livr.errors import ConfigError, DataError
 
 __all__ = [
@@ -70,82 +71,25 @@ class Builder:
         return getattr(importlib.import_module(f"livr.data.build.{self.module}"), self.function)
 
 
+ALL = None  # every usable example
+
+# fmt: off
+_TABLE = (
+    # task, module, function, --source dataset, test split from, paper sizes (train, val, test)
+    ("counting", "pixmo_count", "build", "PixMo-Count", "source", (1000, ALL, ALL)),
+    ("jigsaw", "coco", "build_jigsaw", "COCO 2017", "blink", (1000, 250)),
+    ("localization", "coco", "build_localization", "COCO 2017", "blink", (1000, 250)),
+    ("visual_correspondence", "hpatches", "build", "HPatches", "source", (1000, 500, 700)),
+    ("art_style", "artbench", "build", "ArtBench-10", "blink", (1000, 250)),
+    ("semantic_correspondence", "spair", "build", "SPair-71k", "blink", (1000, 250)),
+    ("functional_correspondence", "funkpoint", "build", "FunKPoint", "source", (1000, ALL, ALL)),
+    ("relative_reflectance", "mid", "build", "MID", "blink", (1000, 250)),
+    ("visual_similarity", "nights", "build", "NIGHTS", "blink", (1000, 250)),
+)
+# fmt: on
+
 BUILDERS: dict[str, Builder] = {
-    b.task: b
-    for b in (
-        Builder(
-            "counting",
-            "pixmo_count",
-            "build",
-            "PixMo-Count",
-            "source",
-            {"train": 1000, "validation": None, "test": None},
-        ),
-        Builder(
-            "jigsaw",
-            "coco",
-            "build_jigsaw",
-            "COCO 2017",
-            "blink",
-            {"train": 1000, "validation": 250},
-        ),
-        Builder(
-            "localization",
-            "coco",
-            "build_localization",
-            "COCO 2017",
-            "blink",
-            {"train": 1000, "validation": 250},
-        ),
-        Builder(
-            "visual_correspondence",
-            "hpatches",
-            "build",
-            "HPatches",
-            "source",
-            {"train": 1000, "validation": 500, "test": 700},
-        ),
-        Builder(
-            "art_style",
-            "artbench",
-            "build",
-            "ArtBench-10",
-            "blink",
-            {"train": 1000, "validation": 250},
-        ),
-        Builder(
-            "semantic_correspondence",
-            "spair",
-            "build",
-            "SPair-71k",
-            "blink",
-            {"train": 1000, "validation": 250},
-        ),
-        Builder(
-            "functional_correspondence",
-            "funkpoint",
-            "build",
-            "FunKPoint",
-            "source",
-            {"train": 1000, "validation": None, "test": None},
-        ),
-        Builder(
-            "relative_reflectance",
-            "mid",
-            "build",
-            "MID",
-            "blink",
-            {"train": 1000, "validation": 250},
-        ),
-        Builder(
-            "visual_similarity",
-            "nights",
-            "build",
-            "NIGHTS",
-            "blink",
-            {"train": 1000, "validation": 250},
-        ),
-    )
+    row[0]: Builder(*row[:5], sizes=dict(zip(SPLITS, row[5]))) for row in _TABLE
 }
 
 
@@ -209,7 +153,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         metavar="N",
-        help="test examples, only where the test split comes from the source (default: the paper's)",
+        help="test examples where the test split is built from the source (default: the paper's)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same records)")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -228,7 +172,8 @@ def requested_sizes(info: Builder, args) -> dict:
             raise ConfigError(f"{flag} must be >= 0, got {value}")
         if split == "test" and info.test_from == "blink":
             raise ConfigError(
-                f"--test does not apply to {info.task}: its test split is BLINK's val split, used whole"
+                f"--test does not apply to {info.task}: its test split is BLINK's val split, "
+                "used whole"
             )
         sizes[split] = value
     return sizes
@@ -237,8 +182,6 @@ def requested_sizes(info: Builder, args) -> dict:
 def run(args) -> int:
     info = BUILDERS[args.task]
     sizes = requested_sizes(info, args)
-    from livr.data.writer import refuse_existing, write_dataset
-
     refuse_existing(args.out, args.overwrite, what="--out")
     if args.images and args.task != "counting":
         raise ConfigError("--images applies only to --task counting (PixMo-Count images)")
@@ -246,12 +189,11 @@ def run(args) -> int:
     if info.test_from == "blink":
         if not args.blink:
             raise ConfigError(
-                f"--task {args.task} takes its test split from BLINK: pass --blink PATH (a local copy of "
-                "the hub repository BLINK-Benchmark/BLINK) or --blink hub"
+                f"--task {args.task} takes its test split from BLINK: pass --blink PATH (a local "
+                "copy of the hub repository BLINK-Benchmark/BLINK) or --blink hub"
             )
-        test = load_blink(
-            args.task, args.blink
-        )  # first, so a bad --blink fails before the long build
+        # loaded first, so a bad --blink fails before the long build
+        test = load_blink(args.task, args.blink)
     elif args.blink:
         raise ConfigError(
             f"--blink does not apply to {args.task}: its test split is built from {info.source}"
@@ -263,7 +205,9 @@ def run(args) -> int:
         splits["test"] = test
     if not splits.get("train"):
         raise DataError(
-            f"{args.source}: no usable {info.source} train examples for {args.task}; see the skip counts"
+            f"{args.source}: no usable {info.source} train examples for {args.task} ("
+            + ("; ".join(report.lines()) or "the source holds none")
+            + ")"
         )
     for split in SPLITS:
         splits.setdefault(split, [])

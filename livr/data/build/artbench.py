@@ -49,8 +49,8 @@ def find_styles(source: Path) -> dict[str, list[Path]]:
                 )
             return styles
     raise DataError(
-        f"{source}: expected the ArtBench-10 ImageFolder folder train/ with one sub-folder per style "
-        "(train/<style>/*.jpg, as in artbench-10-imagefolder-split/)"
+        f"{source}: expected the ArtBench-10 ImageFolder folder train/ with one sub-folder per "
+        "style (train/<style>/*.jpg, as in artbench-10-imagefolder-split/)"
     )
 
 

@@ -2,9 +2,9 @@
 
 `load_blink(task, source, split="val")` reads one BLINK config, from either
 
-- a local copy of the hub repository `BLINK-Benchmark/BLINK`: `<source>/<Config>/val-00000-of-00001.parquet`
-  (or `source` may be the `<Config>` folder itself), images stored as the `datasets` Image
-  struct {bytes, path}; or
+- a local copy of the hub repository `BLINK-Benchmark/BLINK`:
+  `<source>/<Config>/val-00000-of-00001.parquet` (or `source` may be the `<Config>` folder
+  itself), images stored as the `datasets` Image struct {bytes, path}; or
 - the hub, when `source` is `hub` or a repository id such as `BLINK-Benchmark/BLINK` and no such
   local folder exists (needs a network; offline it fails with a DataError saying so).
 
@@ -59,7 +59,8 @@ def load_blink(task: str, source: str | Path, split: str = "val") -> list[dict]:
     else:
         raise DataError(
             f"--blink {source}: no such folder; give a local copy of the hub repository "
-            f"{HUB_REPO} (holding {config}/{split}-00000-of-00001.parquet) or 'hub' to load it online"
+            f"{HUB_REPO} (holding {config}/{split}-00000-of-00001.parquet) or 'hub' to load it "
+            "online"
         )
     return [_record(name, config, split, i, row) for i, row in enumerate(rows)]
 
@@ -106,11 +107,11 @@ def _hub_rows(repo: str, config: str, split: str, given: str) -> list[dict]:
         Exception
     ) as err:  # offline, unknown repo/config, auth: all end the same way for the user
         raise DataError(
-            f"could not load BLINK config {config!r} split {split!r} from the hub repository {repo} "
-            f"({type(err).__name__}: {err})"
+            f"could not load BLINK config {config!r} split {split!r} from the hub repository "
+            f"{repo} ({type(err).__name__}: {err})"
             + ("" if given == "hub" else f"; no local folder {given!r} exists either")
-            + ". Without a network (or with HF_HUB_OFFLINE=1), download the repository elsewhere and "
-            "pass its folder with --blink PATH"
+            + ". Without a network (or with HF_HUB_OFFLINE=1), download the repository "
+            "elsewhere and pass its folder with --blink PATH"
         ) from None
     return [dict(row) for row in ds]
 

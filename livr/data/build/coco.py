@@ -203,7 +203,7 @@ def build_localization(
 
 
 def qualifying_instances(info: dict, anns: list[dict], report: Report) -> list[dict]:
-    """Instances passing the appendix's filters: non-crowd, box 15-50% of image, mask fill >= 60%."""
+    """Instances passing the appendix's filters: non-crowd, box 15-50% of image, mask >= 60%."""
     W, H = info["width"], info["height"]
     keep = []
     for a in anns:
@@ -238,7 +238,8 @@ def localization_example(folder, info, anns, cats, rng, split, index, report):
     image = load_rgb(folder / info["file_name"])
     if image.size != (W, H):
         raise DataError(
-            f"{folder / info['file_name']}: size {image.size} differs from the annotation's {(W, H)}"
+            f"{folder / info['file_name']}: size {image.size} differs from the annotation's "
+            f"{(W, H)}"
         )
     drawn = draw_boxes(image, boxes, ["A", "B"])
     name = cats.get(ann["category_id"], "object")

@@ -104,7 +104,7 @@ def shuffled(items: Sequence, rng: np.random.Generator) -> list:
 def split_counts(n: int, fractions: Sequence[float]) -> list[int]:
     """Integer sizes for `n` items split by `fractions`; with n >= len(fractions) none is empty.
 
-    80/10/10 of 57 gives [46, 6, 5]; of 4 gives [2, 1, 1] (small pools keep every split).
+    80/10/10 of 57 gives [45, 6, 6]; of 4 gives [2, 1, 1] (small pools keep every split).
     """
     sizes = [int(round(f * n)) for f in fractions[1:]]
     sizes.insert(0, n - sum(sizes))
@@ -280,7 +280,7 @@ def far_points(
     margin: float,
     tries: int = 500,
 ) -> list[tuple[float, float]] | None:
-    """`n` random points inside `size` (minus `margin`), each >= min_dist from `avoid` and each other."""
+    """`n` random points inside `size` less `margin`, >= min_dist from `avoid` and each other."""
     chosen: list[tuple[float, float]] = []
     w, h = size
     for _ in range(tries):

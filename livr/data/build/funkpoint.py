@@ -62,8 +62,8 @@ def read_entries(source: Path, report: Report) -> list[dict]:
         rows = _read_csv(source / "annotations.csv")
     else:
         raise DataError(
-            f"{source}: expected annotations.json or annotations.csv listing image, action and five "
-            "normalised keypoints per image (see livr/data/build/funkpoint.py for the layout)"
+            f"{source}: expected annotations.json or annotations.csv listing image, action and "
+            "five normalised keypoints per image (see livr/data/build/funkpoint.py for the layout)"
         )
     entries, seen = [], set()
     for row in rows:

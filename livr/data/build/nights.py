@@ -108,7 +108,8 @@ def _example(root: Path, row: dict, rng, split: str, index: int) -> dict:
     for p in paths:
         if not (root / p).is_file():
             raise DataError(
-                f"{(root / p).parent}: expected the NIGHTS image {Path(p).name} (row id={row['id']})"
+                f"{(root / p).parent}: expected the NIGHTS image {Path(p).name} "
+                f"(row id={row['id']})"
             )
     meta = {
         "source_images": [f"nights:{p}" for p in paths],

@@ -34,10 +34,13 @@ CHAT_TEMPLATE = (
 class LlavaOnevisionImageOnlyProcessor(LlavaOnevisionProcessor):
     """The LLaVA-OneVision processor without a video processor (which needs torchvision)."""
 
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):
+    def __init__(self, image_processor=None, tokenizer=None, num_image_tokens=None,
+                 vision_feature_select_strategy=None, chat_template=None, **kwargs):
         kwargs.pop("video_processor", None)
-        super().__init__(image_processor=image_processor, tokenizer=tokenizer,
-                         video_processor=None, chat_template=chat_template, **kwargs)
+        super().__init__(image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
+                         num_image_tokens=num_image_tokens,
+                         vision_feature_select_strategy=vision_feature_select_strategy,
+                         chat_template=chat_template, **kwargs)
 
 
 class LlavaOnevisionAdapter(BackboneAdapter):
