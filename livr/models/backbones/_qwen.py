@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from livr.models.backbones.base import BackboneAdapter, TinySize
+from livr.models.backbones.base import BackboneAdapter, TinySize, from_pretrained_kwargs
 from livr.models.tokenizer import byte_level_tokenizer
 
 QWEN_SPECIAL_TOKENS = [
@@ -93,11 +93,7 @@ class QwenVLAdapter(BackboneAdapter):
 
     def load_pretrained(self, name_or_path, *, dtype=None, attn_implementation=None,
                         trust_remote_code=False, processor_kwargs=None):
-        kwargs = {"trust_remote_code": trust_remote_code}
-        if dtype is not None:
-            kwargs["dtype"] = dtype
-        if attn_implementation:
-            kwargs["attn_implementation"] = attn_implementation
+        kwargs = from_pretrained_kwargs(dtype, attn_implementation, trust_remote_code)
         model = self.model_class.from_pretrained(name_or_path, **kwargs)
         processor = self.load_processor(name_or_path, **(processor_kwargs or {}))
         return model, processor

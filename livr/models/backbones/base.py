@@ -32,6 +32,34 @@ class TinySize:
     vision_heads: int = 2
 
 
+def tiny_text_config(tokenizer, size: TinySize, tie_word_embeddings: bool, **extra) -> dict:
+    """The language-model part of a tiny config, shared by every family."""
+    return dict(
+        vocab_size=len(tokenizer),
+        hidden_size=size.hidden,
+        intermediate_size=size.intermediate,
+        num_hidden_layers=size.layers,
+        num_attention_heads=size.heads,
+        num_key_value_heads=size.kv_heads,
+        max_position_embeddings=4096,
+        tie_word_embeddings=tie_word_embeddings,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=None,
+        pad_token_id=tokenizer.pad_token_id,
+        **extra,
+    )
+
+
+def from_pretrained_kwargs(dtype=None, attn_implementation=None, trust_remote_code=False) -> dict:
+    """Keyword arguments for `from_pretrained`; remote code only when the user asked for it."""
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    return kwargs
+
+
 class BackboneAdapter:
     """What livr needs to know about one model family.
 

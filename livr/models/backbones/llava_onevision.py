@@ -15,7 +15,7 @@ from transformers import (
     LlavaOnevisionProcessor,
 )
 
-from livr.models.backbones.base import BackboneAdapter, TinySize
+from livr.models.backbones.base import BackboneAdapter, TinySize, from_pretrained_kwargs, tiny_text_config
 from livr.models.tokenizer import byte_level_tokenizer
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
@@ -74,20 +74,7 @@ class LlavaOnevisionAdapter(BackboneAdapter):
         tokenizer = processor.tokenizer
         s = self.tiny_image_size
         config = LlavaOnevisionConfig(
-            text_config=dict(
-                model_type="qwen2",
-                vocab_size=len(tokenizer),
-                hidden_size=size.hidden,
-                intermediate_size=size.intermediate,
-                num_hidden_layers=size.layers,
-                num_attention_heads=size.heads,
-                num_key_value_heads=size.kv_heads,
-                max_position_embeddings=4096,
-                tie_word_embeddings=tie_word_embeddings,
-                eos_token_id=tokenizer.eos_token_id,
-                bos_token_id=None,
-                pad_token_id=tokenizer.pad_token_id,
-            ),
+            text_config=tiny_text_config(tokenizer, size, tie_word_embeddings, model_type="qwen2"),
             vision_config=dict(
                 model_type="siglip_vision_model",
                 hidden_size=size.vision_hidden,
@@ -115,11 +102,7 @@ class LlavaOnevisionAdapter(BackboneAdapter):
 
     def load_pretrained(self, name_or_path, *, dtype=None, attn_implementation=None,
                         trust_remote_code=False, processor_kwargs=None):
-        kwargs = {"trust_remote_code": trust_remote_code}
-        if dtype is not None:
-            kwargs["dtype"] = dtype
-        if attn_implementation:
-            kwargs["attn_implementation"] = attn_implementation
+        kwargs = from_pretrained_kwargs(dtype, attn_implementation, trust_remote_code)
         model = LlavaOnevisionForConditionalGeneration.from_pretrained(name_or_path, **kwargs)
         return model, self.load_processor(name_or_path, **(processor_kwargs or {}))
 

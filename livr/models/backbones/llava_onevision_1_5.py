@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from livr.errors import ConfigError
 from livr.models.backbones._qwen import QwenVLAdapter
+from livr.models.backbones.base import from_pretrained_kwargs
 
 
 class LlavaOnevision1_5Adapter(QwenVLAdapter):
@@ -40,11 +41,7 @@ class LlavaOnevision1_5Adapter(QwenVLAdapter):
             )
         from transformers import AutoModelForImageTextToText
 
-        kwargs = {"trust_remote_code": True}
-        if dtype is not None:
-            kwargs["dtype"] = dtype
-        if attn_implementation:
-            kwargs["attn_implementation"] = attn_implementation
+        kwargs = from_pretrained_kwargs(dtype, attn_implementation, trust_remote_code=True)
         model = AutoModelForImageTextToText.from_pretrained(name_or_path, **kwargs)
         processor = self.load_processor(name_or_path, trust_remote_code=True, **(processor_kwargs or {}))
         return model, processor

@@ -5,6 +5,7 @@ from __future__ import annotations
 from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2_5_VLProcessor
 
 from livr.models.backbones._qwen import QwenVLAdapter
+from livr.models.backbones.base import tiny_text_config
 
 
 class Qwen2_5_VLImageProcessor(Qwen2_5_VLProcessor):
@@ -29,20 +30,8 @@ class Qwen2_5_VLAdapter(QwenVLAdapter):
         half = head_dim // 2  # the three M-RoPE sections (t, h, w) must sum to head_dim / 2
         mrope = [half // 4, (half - half // 4) // 2, half - half // 4 - (half - half // 4) // 2]
         return Qwen2_5_VLConfig(
-            text_config=dict(
-                vocab_size=len(tokenizer),
-                hidden_size=size.hidden,
-                intermediate_size=size.intermediate,
-                num_hidden_layers=size.layers,
-                num_attention_heads=size.heads,
-                num_key_value_heads=size.kv_heads,
-                max_position_embeddings=4096,
-                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope},
-                tie_word_embeddings=tie_word_embeddings,
-                eos_token_id=tokenizer.eos_token_id,
-                bos_token_id=None,
-                pad_token_id=tokenizer.pad_token_id,
-            ),
+            text_config=tiny_text_config(tokenizer, size, tie_word_embeddings,
+                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope}),
             vision_config=dict(
                 depth=size.vision_layers,
                 hidden_size=size.vision_hidden,

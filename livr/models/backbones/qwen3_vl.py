@@ -5,6 +5,7 @@ from __future__ import annotations
 from transformers import Qwen3VLConfig, Qwen3VLForConditionalGeneration, Qwen3VLProcessor
 
 from livr.models.backbones._qwen import QwenVLAdapter
+from livr.models.backbones.base import tiny_text_config
 
 
 class Qwen3VLImageProcessor(Qwen3VLProcessor):
@@ -29,22 +30,10 @@ class Qwen3VLAdapter(QwenVLAdapter):
         half = head_dim // 2
         mrope = [half - 2 * (half // 3), half // 3, half // 3]
         return Qwen3VLConfig(
-            text_config=dict(
-                vocab_size=len(tokenizer),
-                hidden_size=size.hidden,
-                intermediate_size=size.intermediate,
-                num_hidden_layers=size.layers,
-                num_attention_heads=size.heads,
-                num_key_value_heads=size.kv_heads,
+            text_config=tiny_text_config(tokenizer, size, tie_word_embeddings,
                 head_dim=head_dim,
-                max_position_embeddings=4096,
                 rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
-                                 "mrope_section": mrope, "mrope_interleaved": True},
-                tie_word_embeddings=tie_word_embeddings,
-                eos_token_id=tokenizer.eos_token_id,
-                bos_token_id=None,
-                pad_token_id=tokenizer.pad_token_id,
-            ),
+                                 "mrope_section": mrope, "mrope_interleaved": True}),
             vision_config=dict(
                 depth=size.vision_layers,
                 hidden_size=size.vision_hidden,
