@@ -137,7 +137,7 @@ def random_view(
         return view, [x0 * f, y0 * f, (x0 + out_w) * f, (y0 + out_h) * f]
     w, h = photo.size
     scale = max(out_w / w, out_h / h)
-    cw, ch = out_w / scale, out_h / scale
+    cw, ch = min(out_w / scale, w), min(out_h / scale, h)  # min: float round-off
     x0, y0 = float(rng.uniform(0, w - cw)), float(rng.uniform(0, h - ch))
     box = (x0, y0, x0 + cw, y0 + ch)
     return photo.resize_region(box, out_w, out_h), [round(v, 1) for v in box]
@@ -249,7 +249,8 @@ def _one_example(split: str, count: int, rng, max_distractors: int) -> dict:
         s, c = kinds[i]
         angle = 0.0 if s == "circle" else float(rng.uniform(0, 2 * np.pi))
         pts = shape_polygon(s, centres[i, 0], centres[i, 1], radii[i], angle)
-        draw.polygon([tuple(p) for p in pts], fill=COLOURS[c], outline=outline_for(COLOURS[c]), width=2)
+        rgb = COLOURS[c]
+        draw.polygon([tuple(p) for p in pts], fill=rgb, outline=outline_for(rgb), width=2)
         box = polygon_box(pts, width, height)
         if i < count:
             boxes.append(box)

@@ -91,7 +91,10 @@ def _one_example(split, rng, min_center_frac, min_gt_std, min_option_diff, min_s
                 "distractor_box_canvas": [dx - cx, dy - cy, dx - cx + pw, dy - cy + ph],
             },
         }
-    raise RuntimeError(f"could not build a jigsaw example from the {split} photos; lower the thresholds")
+    raise RuntimeError(
+        f"could not build a jigsaw example from the {split} photos; lower min_gt_std or "
+        "min_option_diff"
+    )
 
 
 def generate(
@@ -111,6 +114,13 @@ def generate(
     mean absolute difference (0-255) is smaller, which would make the question unanswerable.
     min_scale: the smallest zoom (photo shrunk by up to 1/min_scale) at which canvases are cut.
     """
+    if not 0 <= min_center_frac <= 0.5 or not 0 < min_scale <= 1:
+        from livr.errors import ConfigError
+
+        raise ConfigError(
+            f"jigsaw needs 0 <= min_center_frac <= 0.5 and 0 < min_scale <= 1, got "
+            f"min_center_frac={min_center_frac}, min_scale={min_scale}"
+        )
     letters = balanced([0, 1], n, rng)
     question, choices, prompt = build_prompt(TASK)
     records = []

@@ -72,7 +72,8 @@ def jitter_box(gold, width, height, iou_range, larger: bool, rng, tries: int = 8
 
 
 def _draw_object(view: Image.Image, split, rng, area_range, textured_prob):
-    """Draw one object; return (name, tight box) or None if its box misses `area_range`."""
+    """Draw one object; return (name, colour, tight box) or None if the box misses
+    `area_range`. Boxes are [x0, y0, x1, y1] in pixels with x1, y1 exclusive."""
     width, height = view.size
     kind = OBJECT_SHAPES[rng.integers(len(OBJECT_SHAPES))]
     aspect = float(np.exp(rng.uniform(-0.4, 0.4)))
@@ -98,7 +99,8 @@ def _draw_object(view: Image.Image, split, rng, area_range, textured_prob):
         ImageDraw.Draw(view).polygon(pts, outline=COLOURS[colour], width=3)
         name = f"{shape_name}-shaped photo cut-out with a {colour} border"
     else:
-        ImageDraw.Draw(view).polygon(pts, fill=COLOURS[colour], outline=outline_for(COLOURS[colour]), width=3)
+        rgb = COLOURS[colour]
+        ImageDraw.Draw(view).polygon(pts, fill=rgb, outline=outline_for(rgb), width=3)
         name = f"{colour} {shape_name}"
     m = np.asarray(mask) > 0
     cols, rows = np.flatnonzero(m.any(axis=0)), np.flatnonzero(m.any(axis=1))
@@ -143,8 +145,9 @@ def _draw_boxes(view: Image.Image, boxes, colours) -> list[list[int]]:
                 break
         tags.append(rect)
         draw.rectangle(rect, fill=colour, outline=(255, 255, 255), width=1)
-        draw.text(((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2), choice_letter(i),
-                  fill=(255, 255, 255), font=font, anchor="mm", stroke_width=1, stroke_fill=(0, 0, 0))
+        centre = ((rect[0] + rect[2]) / 2, (rect[1] + rect[3]) / 2)
+        draw.text(centre, choice_letter(i), fill=(255, 255, 255), font=font, anchor="mm",
+                  stroke_width=1, stroke_fill=(0, 0, 0))
     return tags
 
 
@@ -203,7 +206,9 @@ def generate(
         )
     records = []
     for i, gold_index in enumerate(balanced([0, 1], n, rng)):
-        image, name, metadata = _one_example(split, rng, gold_index, area_range, iou_range, textured_prob)
+        image, name, metadata = _one_example(
+            split, rng, gold_index, area_range, iou_range, textured_prob
+        )
         question, choices, prompt = build_prompt(TASK, object=name)
         records.append(
             make_record(

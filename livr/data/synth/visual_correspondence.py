@@ -13,6 +13,8 @@ and from each other. The answer letter is exactly balanced over A-D.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -27,11 +29,12 @@ WHITE = (255, 255, 255)
 
 def homography_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """The 3x3 matrix H with H @ [x, y, 1] ~ [u, v, 1] for four point pairs (DLT, exact)."""
-    a = []
-    for (x, y), (u, v) in zip(src, dst):
-        a.append([x, y, 1, 0, 0, 0, -u * x, -u * y])
-        a.append([0, 0, 0, x, y, 1, -v * x, -v * y])
-    h = np.linalg.solve(np.array(a, float), np.asarray(dst, float).reshape(-1))
+    (x, y), (u, v) = np.asarray(src, float).T, np.asarray(dst, float).T
+    one, zero = np.ones(4), np.zeros(4)
+    a = np.empty((8, 8))
+    a[0::2] = np.stack([x, y, one, zero, zero, zero, -u * x, -u * y], axis=1)
+    a[1::2] = np.stack([zero, zero, zero, x, y, one, -v * x, -v * y], axis=1)
+    h = np.linalg.solve(a, np.stack([u, v], axis=1).reshape(-1))
     return np.append(h, 1.0).reshape(3, 3)
 
 
@@ -70,24 +73,51 @@ def photometric_lut(rng, strength: float) -> tuple[list[int], dict]:
     return lut.astype(int).tolist(), {k: np.round(v, 4).tolist() for k, v in params.items()}
 
 
-def make_pair(photo, width: int, height: int, strength: float, rng):
-    """(source image, target image, homography, view box, photometric params); the target is
-    rendered from a view 40% larger than the source so it has no empty borders (None if the
-    sampled homography would need more than that view)."""
-    mx, my = int(0.2 * width), int(0.2 * height)
-    view, view_box = random_view(photo, width + 2 * mx, height + 2 * my, rng)
-    source = view.crop((mx, my, mx + width, my + height))
-    h = random_homography(width, height, strength, rng)
-    to_view = np.array([[1, 0, mx], [0, 1, my], [0, 0, 1]], float) @ np.linalg.inv(h)
+def covered_homography(width, height, mx, my, strength, rng, tries: int = 50):
+    """A random homography whose target frame maps back inside the source frame grown by
+    (mx, my) on each side, so the target can be rendered without empty borders; or None."""
     corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], float)
-    back = apply_homography(to_view, corners)
-    if (back < 0).any() or (back[:, 0] > view.width).any() or (back[:, 1] > view.height).any():
+    for _ in range(tries):
+        h = random_homography(width, height, strength, rng)
+        back = apply_homography(np.linalg.inv(h), corners)
+        if np.all((back >= [-mx, -my]) & (back <= [width + mx, height + my])):
+            return h
+    return None
+
+
+def sample_scene(photo, width: int, height: int, strength: float, rng):
+    """(view, source, homography, view box) or None: the source is the middle of a view 40%
+    larger, so the target can later be rendered from the view without empty borders."""
+    mx, my = int(0.2 * width), int(0.2 * height)
+    h = covered_homography(width, height, mx, my, strength, rng)
+    if h is None:
         return None
+    view, view_box = random_view(photo, width + 2 * mx, height + 2 * my, rng)
+    return view, view.crop((mx, my, mx + width, my + height)), h, view_box
+
+
+def render_target(view: Image.Image, source_size, h: np.ndarray, strength: float, rng):
+    """The second shot: the view warped by `h` into the source frame's size, then the
+    photometric change. Returns (target, photometric params)."""
+    width, height = source_size
+    mx, my = (view.width - width) // 2, (view.height - height) // 2
+    # PIL wants the target-to-view map: undo h, then shift source pixels into the view.
+    to_view = np.array([[1, 0, mx], [0, 1, my], [0, 0, 1]], float) @ np.linalg.inv(h)
     coeffs = (to_view / to_view[2, 2]).reshape(-1)[:8]
     target = view.transform((width, height), Image.Transform.PERSPECTIVE, tuple(coeffs),
                             Image.Resampling.BILINEAR)
     lut, photometric = photometric_lut(rng, strength)
-    return source, target.point(lut), h, view_box, photometric
+    return target.point(lut), photometric
+
+
+def make_pair(photo, width: int, height: int, strength: float, rng):
+    """(source, target, homography, view box, photometric params), or None (unmarked images)."""
+    scene = sample_scene(photo, width, height, strength, rng)
+    if scene is None:
+        return None
+    view, source, h, view_box = scene
+    target, photometric = render_target(view, source.size, h, strength, rng)
+    return source, target, h, view_box, photometric
 
 
 def texture(grey: np.ndarray, pts: np.ndarray, half: int = 5) -> np.ndarray:
@@ -95,33 +125,39 @@ def texture(grey: np.ndarray, pts: np.ndarray, half: int = 5) -> np.ndarray:
     off = np.arange(-half, half + 1)
     xs = np.clip(pts[:, 0].astype(int)[:, None, None] + off[None, None, :], 0, grey.shape[1] - 1)
     ys = np.clip(pts[:, 1].astype(int)[:, None, None] + off[None, :, None], 0, grey.shape[0] - 1)
-    return grey[ys, xs].std(axis=(1, 2))
+    return grey[ys, xs].astype(np.float32).std(axis=(1, 2))
 
 
 def pick_points(source, h, rng, min_sep: float, min_texture: float):
     """(ref point in the source, 4 target points with the true one first) or None."""
     width, height = source.size
     border = 0.12 * min(width, height)
-    src = rng.uniform([border, border], [width - border, height - border], size=(300, 2))
-    grey = np.asarray(source.convert("L"), float)
+    src = rng.uniform([border, border], [width - border, height - border], size=(160, 2))
     dst = apply_homography(h, src)
-    inside = np.all((dst >= border) & (dst <= np.array([width, height]) - border), axis=1)
-    ok = np.flatnonzero(inside & (texture(grey, src) >= min_texture))
+    far_from_edge = (dst >= border) & (dst <= np.array([width, height]) - border)
+    inside = np.flatnonzero(far_from_edge.all(axis=1))
+    grey = np.asarray(source.convert("L"))
+    ok = inside[texture(grey, src[inside]) >= min_texture]
     if len(ok) < 4:
         return None
     sep = min_sep * float(np.hypot(width, height))
-    chosen = [ok[0]]
-    for k in ok[1:]:
-        if np.all(np.linalg.norm(dst[chosen] - dst[k], axis=1) >= sep):
+    far = (np.linalg.norm(dst[ok][:, None] - dst[ok][None], axis=2) >= sep).tolist()
+    chosen = [0]
+    for k in range(1, len(ok)):
+        if all(far[k][j] for j in chosen):
             chosen.append(k)
             if len(chosen) == 4:
-                return src[ok[0]], dst[chosen]
+                return src[ok[0]], dst[ok[chosen]]
     return None
 
 
 def _ring(draw: ImageDraw.ImageDraw, x: float, y: float, r: float) -> None:
     draw.ellipse([x - r - 2, y - r - 2, x + r + 2, y + r + 2], outline=WHITE, width=2)
     draw.ellipse([x - r, y - r, x + r, y + r], outline=MARK_RED, width=3)
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _label_spot(x, y, r, tw, th, width, height, taken):
@@ -134,40 +170,50 @@ def _label_spot(x, y, r, tw, th, width, height, taken):
     for sx, sy in spots:
         sx, sy = min(max(sx, 0), width - tw), min(max(sy, 0), height - th)
         rect = (sx, sy, sx + tw, sy + th)
-        clear = all(rect[2] <= t[0] or t[2] <= rect[0] or rect[3] <= t[1] or t[3] <= rect[1] for t in taken)
-        if clear:
+        if not any(_overlap(rect, t) for t in taken):
             return rect
         best = best or rect
     return best
+
+
+@functools.cache
+def _label_sprite(label: str, font_size: int) -> Image.Image:
+    """The label in red with a white stroke, on a transparent background (cached)."""
+    font = label_font(font_size)
+    left, top, right, bottom = font.getbbox(label, stroke_width=2)
+    sprite = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
+    ImageDraw.Draw(sprite).text((-left, -top), label, font=font, fill=MARK_RED,
+                                stroke_width=2, stroke_fill=WHITE)
+    return sprite
 
 
 def draw_marks(image: Image.Image, points, labels, radius: float, font_size: int) -> Image.Image:
     """Red rings (white rim) at `points` with red labels (white stroke) beside them."""
     image = image.copy()
     draw = ImageDraw.Draw(image)
-    font = label_font(font_size)
     taken = [(x - radius - 2, y - radius - 2, x + radius + 2, y + radius + 2) for x, y in points]
     for (x, y), label in zip(points, labels):
         _ring(draw, x, y, radius)
-        left, top, right, bottom = draw.textbbox((0, 0), label, font=font, stroke_width=2)
-        rect = _label_spot(x, y, radius, right - left, bottom - top, *image.size, taken)
+        sprite = _label_sprite(label, font_size)
+        rect = _label_spot(x, y, radius, sprite.width, sprite.height, *image.size, taken)
         taken.append(rect)
-        draw.text((rect[0] - left, rect[1] - top), label, font=font, fill=MARK_RED,
-                  stroke_width=2, stroke_fill=WHITE)
+        image.paste(sprite, (int(round(rect[0])), int(round(rect[1]))), sprite)
     return image
 
 
 def _one_example(split, rng, strength, min_sep, min_texture):
     for _ in range(200):
         photo = pick_photo(split, rng)
-        width, height = int(rng.integers(288, 385)), int(rng.integers(224, 321))
-        pair = make_pair(photo, width, height, strength, rng)
-        if pair is None:
+        width, height = int(rng.integers(288, 353)), int(rng.integers(224, 289))
+        scene = sample_scene(photo, width, height, strength, rng)
+        if scene is None:
             continue
-        source, target, h, view_box, photometric = pair
+        view, source, h, view_box = scene
         points = pick_points(source, h, rng, min_sep, min_texture)
-        if points is not None:
-            return photo, source, target, h, view_box, photometric, points
+        if points is None:
+            continue
+        target, photometric = render_target(view, source.size, h, strength, rng)
+        return photo, source, target, h, view_box, photometric, points
     raise RuntimeError(f"could not build a visual correspondence example from the {split} photos")
 
 
@@ -201,7 +247,7 @@ def generate(
             split, rng, strength, min_sep, min_texture
         )
         # pts[0] is the true point: move it to slot `answer`, keep the distractors' order.
-        order = [k for k in (1, 2, 3)]
+        order = [1, 2, 3]
         order.insert(answer, 0)
         candidates = pts[order]
         size = min(source.size)
