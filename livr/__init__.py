@@ -8,19 +8,26 @@ Public API (kept stable):
     POLICIES, MaskPolicy, build_attention_mask, Segment, LatentSpec
 """
 
-from livr.models.latents import LatentSpec
-from livr.models.loading import LivrModel, load_backbone
-from livr.models.masks import POLICIES, MaskPolicy, build_attention_mask, get_policy
-from livr.models.segments import Segment
+import importlib
 
-__all__ = [
-    "LatentSpec",
-    "LivrModel",
-    "MaskPolicy",
-    "POLICIES",
-    "Segment",
-    "build_attention_mask",
-    "get_policy",
-    "load_backbone",
-]
+# Imported on first use, so that `livr data ...` and `import livr.data` do not pay for torch and
+# transformers.
+_EXPORTS = {
+    "LatentSpec": "livr.models.latents",
+    "LivrModel": "livr.models.loading",
+    "load_backbone": "livr.models.loading",
+    "MaskPolicy": "livr.models.masks",
+    "POLICIES": "livr.models.masks",
+    "build_attention_mask": "livr.models.masks",
+    "get_policy": "livr.models.masks",
+    "Segment": "livr.models.segments",
+}
+
+__all__ = sorted(_EXPORTS)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'livr' has no attribute {name!r}")

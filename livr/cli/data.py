@@ -13,7 +13,6 @@ paragraph naming the option). Folders are written atomically (livr.data.writer).
 
 from __future__ import annotations
 
-import argparse
 import collections
 import importlib
 import sys
@@ -47,7 +46,9 @@ def register(subparsers) -> None:
 def _progress(total: int, desc: str, enabled: bool):
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, unit="ex", disable=not enabled, file=sys.stderr, leave=False)
+    return tqdm(
+        total=total, desc=desc, unit="ex", disable=not enabled, file=sys.stderr, leave=False
+    )
 
 
 def _non_negative(value: int, option: str) -> int:
@@ -65,7 +66,8 @@ def _task_names(args) -> list[str]:
             return [get_task(args.task.strip()).name]
         return parse_task_list(args.tasks)
     except ConfigError as err:
-        raise ConfigError(f"{option}: {err}") from None
+        text = str(err)
+        raise ConfigError(text if text.startswith(option) else f"{option}: {text}") from None
 
 
 # ----------------------------------------------------------------------------- synth
@@ -84,10 +86,27 @@ def _register_synth(sub) -> None:
     which = p.add_mutually_exclusive_group(required=True)
     which.add_argument("--task", help="one task name")
     which.add_argument("--tasks", help="comma-separated task names for a multi-task mixture")
-    p.add_argument("--train", type=int, default=DEFAULT_SIZES["train"], help="train examples per task (default 1000)")
-    p.add_argument("--val", type=int, default=DEFAULT_SIZES["validation"], help="validation examples per task (default 250)")
-    p.add_argument("--test", type=int, default=DEFAULT_SIZES["test"], help="test examples per task (default 250)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0); same seed, same bytes")
+    p.add_argument(
+        "--train",
+        type=int,
+        default=DEFAULT_SIZES["train"],
+        help="train examples per task (default 1000)",
+    )
+    p.add_argument(
+        "--val",
+        type=int,
+        default=DEFAULT_SIZES["validation"],
+        help="validation examples per task (default 250)",
+    )
+    p.add_argument(
+        "--test",
+        type=int,
+        default=DEFAULT_SIZES["test"],
+        help="test examples per task (default 250)",
+    )
+    p.add_argument(
+        "--seed", type=int, default=0, help="random seed (default 0); same seed, same bytes"
+    )
     p.add_argument("--out", required=True, help="data folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -111,24 +130,30 @@ def _load_generators(tasks: list[str]) -> None:
             raise ConfigError(f"livr.data.synth.{task} has no generate(split, n, rng) function")
 
 
-def mix_splits(per_task: dict[str, dict[str, list]], seed: int) -> dict[str, list]:
-    """Concatenate tasks per split; with more than one task, shuffle each split with `seed`."""
+def mix_splits(per_task: dict[str, dict[str, object]], seed: int) -> dict[str, object]:
+    """Concatenate tasks per split; with more than one task, shuffle each split with `seed`.
+
+    Values are `datasets.Dataset`s (one per task and split).
+    """
+    import datasets
     import numpy as np
 
     tasks = list(per_task)
     splits = {}
     for split in DEFAULT_SIZES:
-        records = [r for t in tasks for r in per_task[t][split]]
-        if len(tasks) > 1 and records:
-            rng = np.random.default_rng([seed, zlib.crc32(f"mixture/{split}".encode())])
-            records = [records[i] for i in rng.permutation(len(records))]
-        splits[split] = records
+        parts = [per_task[t][split] for t in tasks]
+        if len(parts) == 1:
+            splits[split] = parts[0]
+            continue
+        mixed = datasets.concatenate_datasets(parts)
+        rng = np.random.default_rng([seed, zlib.crc32(f"mixture/{split}".encode())])
+        splits[split] = mixed.select(rng.permutation(len(mixed))) if len(mixed) else mixed
     return splits
 
 
 def run_synth(args) -> int:
     from livr.data.synth import generate_split
-    from livr.data.writer import refuse_existing, write_dataset
+    from livr.data.writer import refuse_existing, to_dataset, write_dataset
 
     tasks = _task_names(args)
     sizes = {
@@ -140,17 +165,18 @@ def run_synth(args) -> int:
     _load_generators(tasks)
 
     start = time.perf_counter()
-    per_task: dict[str, dict[str, list]] = {}
+    per_task: dict[str, dict[str, object]] = {}
     with _progress(sum(sizes.values()) * len(tasks), "generating", not args.no_progress) as bar:
         for task in tasks:
             per_task[task] = {}
             for split, n in sizes.items():
                 bar.set_postfix_str(f"{task}/{split}")
-                per_task[task][split] = generate_split(task, split, n, args.seed)
+                # Encoded to Arrow at once, so decoded images of only one chunk are in memory.
+                per_task[task][split] = to_dataset(generate_split(task, split, n, args.seed), split)
                 bar.update(n)
     splits = mix_splits(per_task, args.seed)
     write_dataset(splits, args.out, overwrite=args.overwrite)
-    counts = ", ".join(f"{s} {len(r)}" for s, r in splits.items())
+    counts = ", ".join(f"{s} {len(d)}" for s, d in splits.items())
     print(
         f"wrote {args.out}: {counts} examples of {', '.join(tasks)} "
         f"(seed {args.seed}) in {time.perf_counter() - start:.1f} s"
@@ -167,8 +193,14 @@ def _register_build(sub) -> None:
         add_arguments, run = build.add_arguments, build.run
     except Exception as err:  # keep `livr data synth` usable while the builders are missing/broken
         failure = err
-        p = sub.add_parser("build", help="build a data folder from a real source (unavailable)", add_help=False)
-        p.add_argument("rest", nargs=argparse.REMAINDER)
+        # No option prefix: every argument, "--task" included, lands in `rest` and is ignored.
+        p = sub.add_parser(
+            "build",
+            help="build a data folder from a real source (unavailable)",
+            add_help=False,
+            prefix_chars="\0",
+        )
+        p.add_argument("rest", nargs="*")
 
         def unavailable(args) -> int:
             if isinstance(failure, ModuleNotFoundError) and failure.name == "livr.data.build":
@@ -212,26 +244,55 @@ def _register_dedup(sub) -> None:
         help="folder holding the test images (a data folder, a BLINK folder saved with "
         "save_to_disk, or a single saved split); default: --data itself",
     )
-    p.add_argument("--against-split", default="test", help="split of --against to use (default test)")
-    p.add_argument("--splits", default="train,validation", help="splits of --data to clean (default train,validation)")
-    p.add_argument("--out", required=True, help="JSON report of removed examples (replaced if it exists)")
+    p.add_argument(
+        "--against-split", default="test", help="split of --against to use (default test)"
+    )
+    p.add_argument(
+        "--splits",
+        default="train,validation",
+        help="splits of --data to clean (default train,validation)",
+    )
+    p.add_argument(
+        "--out", required=True, help="JSON report of removed examples (replaced if it exists)"
+    )
     p.add_argument(
         "--out-data",
         help="write the cleaned data folder here (all splits; the checked ones without the "
         "removed examples). Give --data itself with --overwrite to clean in place",
     )
     p.add_argument("--overwrite", action="store_true", help="replace --out-data if it exists")
-    p.add_argument("--clip", help="local CLIP checkpoint folder for the prefilter (default: offline descriptor)")
-    p.add_argument("--top-k", type=int, default=d.top_k, help=f"prefilter candidates per image, 0 = all pairs (default {d.top_k})")
-    p.add_argument("--phash-max", type=int, default=d.phash_max, help=f"max pHash Hamming distance (default {d.phash_max})")
-    p.add_argument("--ssim-min", type=float, default=d.ssim_min, help=f"min SSIM (default {d.ssim_min})")
-    p.add_argument("--ssim-blur-min", type=float, default=d.ssim_blur_min, help=f"min SSIM after blur (default {d.ssim_blur_min})")
+    p.add_argument(
+        "--clip",
+        help="local CLIP checkpoint folder for the prefilter (default: offline descriptor)",
+    )
+    p.add_argument(
+        "--top-k",
+        type=int,
+        default=d.top_k,
+        help=f"prefilter candidates per image, 0 = all pairs (default {d.top_k})",
+    )
+    p.add_argument(
+        "--phash-max",
+        type=int,
+        default=d.phash_max,
+        help=f"max pHash Hamming distance (default {d.phash_max})",
+    )
+    p.add_argument(
+        "--ssim-min", type=float, default=d.ssim_min, help=f"min SSIM (default {d.ssim_min})"
+    )
+    p.add_argument(
+        "--ssim-blur-min",
+        type=float,
+        default=d.ssim_blur_min,
+        help=f"min SSIM after blur (default {d.ssim_blur_min})",
+    )
     p.add_argument(
         "--require",
         choices=("any", "all"),
         default="any",
         help="remove an example if any of its images matches (default), or only if all of them "
-        "match images of one test example (pair-aware, as the paper does for semantic correspondence)",
+        "match images of one test example (pair-aware, as the paper does for semantic "
+        "correspondence)",
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
     p.set_defaults(func=run_dedup)
@@ -265,14 +326,19 @@ def run_dedup(args) -> int:
     from livr.io import atomic_write_json
 
     thresholds = Thresholds(
-        top_k=args.top_k, phash_max=args.phash_max, ssim_min=args.ssim_min, ssim_blur_min=args.ssim_blur_min
+        top_k=args.top_k,
+        phash_max=args.phash_max,
+        ssim_min=args.ssim_min,
+        ssim_blur_min=args.ssim_blur_min,
     )
     thresholds.check()
     splits = [s.strip() for s in args.splits.split(",") if s.strip()]
     if not splits:
         raise ConfigError("--splits needs at least one split name, e.g. train,validation")
     if Path(args.out).is_dir():
-        raise ConfigError(f"--out {args.out} is a folder; give the path of a JSON file for the report")
+        raise ConfigError(
+            f"--out {args.out} is a folder; give the path of a JSON file for the report"
+        )
     if args.out_data:
         refuse_existing(args.out_data, args.overwrite, what="--out-data")
     against = args.against or args.data
@@ -293,13 +359,22 @@ def run_dedup(args) -> int:
         progress_factory=lambda total, desc: _progress(total, desc, not args.no_progress),
     )
     report.update(
-        {"data": str(args.data), "against": str(against), "against_split": args.against_split, "out_data": args.out_data}
+        {
+            "data": str(args.data),
+            "against": str(against),
+            "against_split": args.against_split,
+            "out_data": args.out_data,
+        }
     )
     if args.out_data:
         save_dataset_dict(cleaned, args.out_data, overwrite=args.overwrite)
     atomic_write_json(args.out, report)
     removed = ", ".join(f"{s} {c['removed']}/{c['before']}" for s, c in report["splits"].items())
-    where = f"; cleaned data in {args.out_data}" if args.out_data else " (no --out-data: data not written)"
+    where = (
+        f"; cleaned data in {args.out_data}"
+        if args.out_data
+        else " (no --out-data: data not written)"
+    )
     print(
         f"dedup {args.data} against {against}:{args.against_split}: removed {removed} "
         f"in {time.perf_counter() - start:.1f} s; report {args.out}{where}"
@@ -311,7 +386,11 @@ def run_dedup(args) -> int:
 
 
 def _register_show(sub) -> None:
-    p = sub.add_parser("show", help="draw a contact sheet (PNG) of examples", description="Draw a contact sheet of the first examples of a split.")
+    p = sub.add_parser(
+        "show",
+        help="draw a contact sheet (PNG) of examples",
+        description="Draw a contact sheet of the first examples of a split.",
+    )
     p.add_argument("data", metavar="DIR", help="data folder")
     p.add_argument("--out", required=True, help="PNG file to write")
     p.add_argument("--split", default="test", help="split to show (default test)")
@@ -340,7 +419,10 @@ def run_show(args) -> int:
     rows = [i for i, t in enumerate(tasks) if args.task in (None, t)][: args.n]
     if not rows:
         present = ", ".join(sorted(set(tasks))) or "none (the split is empty)"
-        raise DataError(f"split {args.split!r} of {args.data} has no examples of task {args.task!r}; it has {present}")
+        raise DataError(
+            f"split {args.split!r} of {args.data} has no examples of task {args.task!r}; "
+            f"it has {present}"
+        )
     write_contact_sheet(ds.select(rows), args.out, width=args.width)
     print(f"wrote {args.out}: {len(rows)} examples of {args.data} ({args.split})")
     return 0
@@ -350,7 +432,11 @@ def run_show(args) -> int:
 
 
 def _register_info(sub) -> None:
-    p = sub.add_parser("info", help="counts per split and task, answer histogram", description="Print counts per split and task and the answer histogram.")
+    p = sub.add_parser(
+        "info",
+        help="counts per split and task, answer histogram",
+        description="Print counts per split and task and the answer histogram.",
+    )
     p.add_argument("data", metavar="DIR", help="data folder")
     p.set_defaults(func=run_info)
 
@@ -360,7 +446,7 @@ def answer_histogram(tasks: list[str], answers: list[str]) -> dict[str, collecti
     from livr.data.tasks import TASKS
 
     hist: dict[str, collections.Counter] = {}
-    for task, answer in zip(tasks, answers):
+    for task, answer in zip(tasks, answers, strict=True):
         kind = TASKS[task].answer_kind if task in TASKS else "choice"
         if kind == "plan":
             plan = answer.rsplit("Action plan:", 1)[-1]
@@ -372,7 +458,9 @@ def answer_histogram(tasks: list[str], answers: list[str]) -> dict[str, collecti
 
 
 def _sort_key(answer: str):
-    return (0, int(answer), "") if answer.isdigit() else (1, 0, answer)
+    """Numbers ("7", "13 moves") by value, then letters and other text alphabetically."""
+    head = answer.split(" ", 1)[0]
+    return (0, int(head), answer) if head.isdigit() else (1, 0, answer)
 
 
 def run_info(args) -> int:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import argparse
 import time
 
-import torch
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="a short smoke run of LIVR on a tiny model (CPU, offline)")
@@ -24,6 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def pixel_gradient_norm(lm, batch, policy: str) -> float:
+    import torch
+
     pixels = batch["pixel_values"].clone().requires_grad_(True)
     loss = lm({**batch, "pixel_values": pixels}, mask_policy=policy).loss
     (grad,) = torch.autograd.grad(loss, pixels)
@@ -31,6 +31,7 @@ def pixel_gradient_norm(lm, batch, policy: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
     from tqdm.auto import tqdm
 
     from livr import load_backbone

@@ -45,7 +45,9 @@ def _thumbnails(images: list[Image.Image], height: int, width: int, gap: int) ->
     room = width - gap * (len(images) + 1)
     scale = min(height / max(im.height for im in images), room / sum(im.width for im in images))
     return [
-        im.resize((max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.LANCZOS)
+        im.resize(
+            (max(1, round(im.width * scale)), max(1, round(im.height * scale))), Image.LANCZOS
+        )
         for im in images
     ]
 
@@ -80,7 +82,9 @@ def _panel(example: dict[str, Any], width: int, thumb_height: int, font_size: in
     x = gap
     for k, thumb in enumerate(thumbs):
         label = "helper" if k >= len(example["images"]) else f"image {k + 1}"
-        draw.text((x, gap), f"{label} ({images[k].width}x{images[k].height})", fill=MUTED, font=small)
+        draw.text(
+            (x, gap), f"{label} ({images[k].width}x{images[k].height})", fill=MUTED, font=small
+        )
         canvas.paste(thumb, (x, gap + caption_h))
         x += thumb.width + gap
     y = gap + caption_h + thumb_height + gap
@@ -95,7 +99,10 @@ def _panel(example: dict[str, Any], width: int, thumb_height: int, font_size: in
 
 
 def render_contact_sheet(
-    examples: Iterable[dict[str, Any]], width: int = 1400, thumb_height: int = 220, font_size: int = 16
+    examples: Iterable[dict[str, Any]],
+    width: int = 1400,
+    thumb_height: int = 220,
+    font_size: int = 16,
 ) -> Image.Image:
     panels = [_panel(ex, width, thumb_height, font_size) for ex in examples]
     if not panels:
@@ -111,7 +118,9 @@ def render_contact_sheet(
     return sheet
 
 
-def write_contact_sheet(examples: Iterable[dict[str, Any]], out: str | os.PathLike, **kwargs) -> Image.Image:
+def write_contact_sheet(
+    examples: Iterable[dict[str, Any]], out: str | os.PathLike, **kwargs
+) -> Image.Image:
     """Render and write the sheet as PNG (atomically); returns the image."""
     sheet = render_contact_sheet(examples, **kwargs)
     buf = io.BytesIO()

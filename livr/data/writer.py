@@ -15,50 +15,71 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import os
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Union
 
 import datasets
 import pyarrow as pa
+from PIL import Image as PILImage
 
 from livr.data.schema import COLUMNS, FEATURES, MAX_IMAGES, SPLITS
 from livr.data.tasks import TASKS
 from livr.errors import DataError
 from livr.io import atomic_dir
 
+SplitData = Union[list[dict[str, Any]], datasets.Dataset]
 
-def check_records(splits: Mapping[str, list[dict[str, Any]]]) -> None:
-    """Refuse unknown splits, records with other columns, bad image counts and repeated ids."""
+
+def _check_record(rec: dict[str, Any], split: str, i: int) -> None:
+    keys = set(rec)
+    if keys != set(COLUMNS):
+        missing = sorted(set(COLUMNS) - keys)
+        extra = sorted(keys - set(COLUMNS))
+        raise DataError(
+            f"{split} record {i} (id {rec.get('id')!r}) does not follow the schema in "
+            f"livr/data/schema.py: missing columns {missing}, extra columns {extra}; "
+            "build records with livr.data.schema.make_record"
+        )
+    if rec["task"] not in TASKS:
+        raise DataError(f"{split} record {rec['id']!r} has unknown task {rec['task']!r}")
+    if not 1 <= len(rec["images"]) <= MAX_IMAGES:
+        raise DataError(
+            f"{split} record {rec['id']!r} has {len(rec['images'])} images; "
+            f"a record holds 1 to {MAX_IMAGES}"
+        )
+
+
+def check_records(splits: Mapping[str, SplitData]) -> None:
+    """Refuse unknown splits, records with other columns, bad image counts and repeated ids.
+
+    A split may be a list of records or a `datasets.Dataset` (checked for the schema's columns).
+    """
+    from livr.data.loading import check_features
+
     if not splits:
         raise DataError("no splits to write: give at least one of " + ", ".join(SPLITS))
     seen: dict[str, str] = {}
-    for split, records in splits.items():
+    for split, data in splits.items():
         if split not in SPLITS:
-            raise DataError(f"unknown split {split!r}; a data folder has splits {', '.join(SPLITS)}")
-        for i, rec in enumerate(records):
-            keys = set(rec)
-            if keys != set(COLUMNS):
-                missing = sorted(set(COLUMNS) - keys)
-                extra = sorted(keys - set(COLUMNS))
+            raise DataError(
+                f"unknown split {split!r}; a data folder has splits {', '.join(SPLITS)}"
+            )
+        if isinstance(data, datasets.Dataset):
+            check_features(data.features, f"split {split!r}")
+            ids = list(data["id"])
+        else:
+            for i, rec in enumerate(data):
+                _check_record(rec, split, i)
+            ids = [rec["id"] for rec in data]
+        for rid in ids:
+            if rid in seen:
                 raise DataError(
-                    f"{split} record {i} (id {rec.get('id')!r}) does not follow the schema in "
-                    f"livr/data/schema.py: missing columns {missing}, extra columns {extra}; "
-                    "build records with livr.data.schema.make_record"
-                )
-            if rec["task"] not in TASKS:
-                raise DataError(f"{split} record {rec['id']!r} has unknown task {rec['task']!r}")
-            if not 1 <= len(rec["images"]) <= MAX_IMAGES:
-                raise DataError(
-                    f"{split} record {rec['id']!r} has {len(rec['images'])} images; "
-                    f"a record holds 1 to {MAX_IMAGES}"
-                )
-            if rec["id"] in seen:
-                raise DataError(
-                    f"id {rec['id']!r} appears more than once (in {seen[rec['id']]} and {split}); "
+                    f"id {rid!r} appears more than once (in {seen[rid]} and {split}); "
                     "ids must be unique within a data folder"
                 )
-            seen[rec["id"]] = split
+            seen[rid] = split
 
 
 def _hash_table(table: pa.Table) -> str:
@@ -80,24 +101,68 @@ def _hash_table(table: pa.Table) -> str:
     return digest.hexdigest()
 
 
+def _fingerprinted(ds: datasets.Dataset, split: str) -> datasets.Dataset:
+    """The same rows with a fingerprint derived from the content (and row order) only."""
+    key = f"livr/{split}/{_hash_table(ds.data.table)}"
+    if ds._indices is not None:  # a select()/shuffle: the order is part of the content
+        key += f"/{_hash_table(ds._indices.table)}"
+    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:16]
+    return datasets.Dataset(
+        ds.data, info=ds.info, split=split, indices_table=ds._indices, fingerprint=fingerprint
+    )
+
+
+PNG_MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16")
+
+
+def _encode_image(image: Any) -> Any:
+    """A PIL image we drew -> PNG bytes at zlib level 1 (lossless; half the time of level 6
+    for ~10% more bytes). Anything else (bytes dicts, JPEG-decoded images) is left to datasets."""
+    if isinstance(image, PILImage.Image) and image.format is None and image.mode in PNG_MODES:
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", compress_level=1)
+        return {"bytes": buf.getvalue(), "path": None}
+    return image
+
+
+def _encoded(record: dict[str, Any]) -> dict[str, Any]:
+    out = dict(record)
+    out["images"] = [_encode_image(im) for im in record["images"]]
+    if record["helper_image"] is not None:
+        out["helper_image"] = _encode_image(record["helper_image"])
+    return out
+
+
 def to_dataset(records: list[dict[str, Any]], split: str) -> datasets.Dataset:
-    """One split as a `datasets.Dataset` with `FEATURES` and a content-derived fingerprint."""
+    """One split as a `datasets.Dataset` with `FEATURES` and a content-derived fingerprint.
+
+    The images are encoded (PNG, or their original bytes) into Arrow memory, so converting
+    records early frees the decoded images (what `livr data synth` does per task).
+    """
+    for i, rec in enumerate(records):
+        _check_record(rec, split, i)
     if records:
-        ds = datasets.Dataset.from_list(records, features=FEATURES, split=split)
+        ds = datasets.Dataset.from_list(
+            [_encoded(r) for r in records], features=FEATURES, split=split
+        )
     else:
         ds = datasets.Dataset.from_dict({c: [] for c in COLUMNS}, features=FEATURES, split=split)
-    ds._fingerprint = hashlib.sha256(
-        f"livr/{split}/{_hash_table(ds.data.table)}".encode()
-    ).hexdigest()[:16]
-    return ds
+    return _fingerprinted(ds, split)
 
 
-def to_dataset_dict(splits: Mapping[str, list[dict[str, Any]]]) -> datasets.DatasetDict:
+def to_dataset_dict(splits: Mapping[str, SplitData]) -> datasets.DatasetDict:
     check_records(splits)
+    out = {}
     # Splits always in the canonical order so dataset_dict.json does not depend on dict order.
-    return datasets.DatasetDict(
-        {s: to_dataset(list(splits[s]), s) for s in SPLITS if s in splits}
-    )
+    for s in SPLITS:
+        if s in splits:
+            data = splits[s]
+            out[s] = (
+                _fingerprinted(data, s)
+                if isinstance(data, datasets.Dataset)
+                else to_dataset(list(data), s)
+            )
+    return datasets.DatasetDict(out)
 
 
 def refuse_existing(out: str | os.PathLike, overwrite: bool, what: str = "output folder") -> None:
@@ -125,8 +190,10 @@ def _quiet_datasets() -> Iterable[None]:
             datasets.enable_progress_bars()
 
 
-def save_dataset_dict(dd: datasets.DatasetDict, out: str | os.PathLike, overwrite: bool = False) -> None:
-    """Save an existing DatasetDict atomically (used by de-duplication to write the cleaned copy)."""
+def save_dataset_dict(
+    dd: datasets.DatasetDict, out: str | os.PathLike, overwrite: bool = False
+) -> None:
+    """Save an existing DatasetDict atomically (de-duplication writes its cleaned copy so)."""
     refuse_existing(out, overwrite)
     with _quiet_datasets(), atomic_dir(out, overwrite=overwrite) as tmp:
         # An empty split would get zero shards, which `load_from_disk` cannot read back.
@@ -134,9 +201,9 @@ def save_dataset_dict(dd: datasets.DatasetDict, out: str | os.PathLike, overwrit
 
 
 def write_dataset(
-    splits: Mapping[str, list[dict[str, Any]]], out: str | os.PathLike, overwrite: bool = False
+    splits: Mapping[str, SplitData], out: str | os.PathLike, overwrite: bool = False
 ) -> datasets.DatasetDict:
-    """Write `splits` (split name -> records) to the folder `out` and return the DatasetDict.
+    """Write `splits` (split name -> records, or a Dataset) to `out`; return the DatasetDict.
 
     Raises `DataError` if `out` exists and `overwrite` is false, or if a record breaks the schema.
     """

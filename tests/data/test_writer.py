@@ -23,7 +23,9 @@ def _records(split: str, n: int, seed: int = 0, task: str = "jigsaw") -> list[di
         make_record(
             id=f"{task}-{split}-{i:04d}",
             task=task,
-            images=[Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)) for _ in range(2)],
+            images=[
+                Image.fromarray(rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)) for _ in range(2)
+            ],
             question="Which one?",
             choices=["the second image", "the third image"],
             answer="AB"[i % 2],
@@ -36,7 +38,11 @@ def _records(split: str, n: int, seed: int = 0, task: str = "jigsaw") -> list[di
 
 
 def _splits(n: int = 6, seed: int = 0) -> dict[str, list[dict]]:
-    return {"train": _records("train", n, seed), "validation": _records("validation", 2, seed), "test": _records("test", 3, seed)}
+    return {
+        "train": _records("train", n, seed),
+        "validation": _records("validation", 2, seed),
+        "test": _records("test", 3, seed),
+    }
 
 
 def _file_digests(folder: Path) -> dict[str, str]:
@@ -98,7 +104,11 @@ def test_crash_while_overwriting_keeps_the_old_folder(tmp_path, monkeypatch):
     out = tmp_path / "d"
     write_dataset(_splits(), out)
     before = _file_digests(out)
-    monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+
+    def disk_full(self, path, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", disk_full)
     with pytest.raises(OSError):
         write_dataset(_splits(n=2), out, overwrite=True)
     assert _file_digests(out) == before
