@@ -314,7 +314,8 @@ def fork(rng):
     for k in range(4):
         y = -tw * 1.35 + k * tw * 0.9
         parts.append(Part("poly", limb((tx, y), (1.0, y), 0.045, 0.03), "metal"))
-    kps = np.array([(-0.98, 0), ((-1 + tx) / 2 - 0.1, 0), (tx + 0.02, 0), ((tx + 1) / 2, -tw * 0.45), (1.0, -tw * 0.45)])
+    kps = np.array([(-0.98, 0), ((-1 + tx) / 2 - 0.1, 0), (tx + 0.02, 0), ((tx + 1) / 2, -tw * 0.45),
+                    (1.0, -tw * 0.45)])
     return parts, kps
 
 
@@ -428,7 +429,7 @@ def generate(
         names = sorted(tools)
         t1, t2 = (names[j] for j in rng.choice(len(names), 2, replace=False))
         ref = int(rng.integers(5))
-        while True:
+        for _ in range(100):  # redraw poses until four candidates are well apart and inside
             img1, kps1, pose1 = _tool_image(split, action, t1, rng, image_size)
             img2, kps2, pose2 = _tool_image(split, action, t2, rng, image_size)
             others = far_apart(kps2, ref, rng.permutation(5), 3, min_sep * image_size)
@@ -436,6 +437,8 @@ def generate(
                 (kps1[ref] > 10) & (kps1[ref] < image_size - 10))
             if others is not None and inside:
                 break
+        else:
+            raise RuntimeError(f"{TASK}: no usable pose pair for {t1}/{t2} (min_sep={min_sep} too large?)")
         cand = list(others)
         cand.insert(int(answers[i]), ref)
         draw_point_mark(img1, kps1[ref], "REF")

@@ -23,11 +23,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from livr.data.prompts import build_prompt
-from livr.data.schema import choice_letter, make_record
+from livr.data.schema import make_record
 from livr.data.synth.semantic_correspondence import draw_point_mark, random_colour
+from livr.errors import ConfigError
 
 TASK = "relative_reflectance"
-IMAGE_SIZE = 320
+IMAGE_SIZE = 256
 SAME_THRESHOLD = 0.10  # the paper's rule
 DISK_RADIUS = 4
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # linear-RGB luminance (Rec. 709)
@@ -65,8 +66,17 @@ def _encode_lut() -> np.ndarray:
 
 
 def encode_srgb(lin: np.ndarray) -> np.ndarray:
-    idx = np.clip(lin * 4095.0 + 0.5, 0, 4095).astype(np.int32)
-    return _encode_lut()[idx]
+    """Linear float32 in [0, 1] -> uint8 sRGB (overwrites `lin`)."""
+    np.multiply(lin, np.float32(4095.0), out=lin)
+    np.add(lin, np.float32(0.5), out=lin)
+    np.clip(lin, 0, 4095, out=lin)
+    return np.take(_encode_lut(), lin.astype(np.uint16))
+
+
+def _unit_axes(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates divided by the size as a column (y) and a row (x), for broadcasting."""
+    v = (np.arange(size, dtype=np.float32) + np.float32(0.5)) / np.float32(size)
+    return v[:, None], v[None, :]
 
 
 @functools.cache
@@ -77,12 +87,22 @@ def _disk_offsets(radius: int) -> tuple[np.ndarray, np.ndarray]:
     return dy[keep], dx[keep]
 
 
-def disk_mean(values: np.ndarray, xy: np.ndarray, radius: int = DISK_RADIUS) -> np.ndarray:
-    """Mean of `values` (H, W[, C]) over a disk around each (x, y) row of `xy`."""
+def disk_values(values: np.ndarray, xy: np.ndarray, radius: int) -> np.ndarray:
+    """The values (N, D[, C]) of `values` (H, W[, C]) on a disk around each (x, y) row of `xy`."""
     dy, dx = _disk_offsets(radius)
-    ys = xy[:, 1:2].astype(np.int64) + dy[None]
-    xs = xy[:, 0:1].astype(np.int64) + dx[None]
-    return values[ys, xs].mean(axis=1)
+    h, w = values.shape[:2]
+    flat = (xy[:, 1:2].astype(np.int64) + dy[None]) * w + (xy[:, 0:1].astype(np.int64) + dx[None])
+    got = np.take(values.reshape(h * w, -1), flat, axis=0)
+    return got[..., 0] if values.ndim == 2 else got
+
+
+def disk_mean(values: np.ndarray, xy: np.ndarray, radius: int = DISK_RADIUS, lut=None) -> np.ndarray:
+    """Mean of `values` (H, W[, C]) over a disk around each (x, y) row of `xy`, after mapping the
+    gathered values through `lut` if given (e.g. uint8 sRGB -> linear)."""
+    got = disk_values(values, xy, radius)
+    if lut is not None:
+        got = np.take(lut, got)
+    return got.mean(axis=1)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -116,7 +136,7 @@ def _albedo_scene(rng: np.random.Generator, size: int):
         shapes.append(kind)
     labels = np.asarray(lab)
     pal = np.array(colours, np.uint8)
-    alb = _srgb_lut()[pal][labels]  # (H, W, 3) linear
+    alb = np.take(_srgb_lut()[pal], labels, axis=0)  # (H, W, 3) linear
     alb *= _textures(rng, labels, n + 1, size)[..., None]
     return labels, pal, alb, shapes
 
@@ -138,26 +158,33 @@ def _textures(rng: np.random.Generator, labels: np.ndarray, n_labels: int, size:
     kinds = rng.integers(0, 3, n_labels)  # 0 none, 1 stripes, 2 grain
     amp = rng.uniform(0.05, 0.18, n_labels).astype(np.float32)
     a = rng.uniform(0, np.pi)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    phase = (xx * np.float32(np.cos(a)) + yy * np.float32(np.sin(a))) * np.float32(1 / rng.uniform(5, 10))
-    stripes = (phase - np.floor(phase) < 0.5).astype(np.float32) * 2 - 1
-    small = rng.uniform(-1, 1, (size // 4, size // 4)).astype(np.float32)
-    grain = np.asarray(Image.fromarray(small, mode="F").resize((size, size), Image.BILINEAR))
-    k = kinds[labels]
-    patt = np.where(k == 1, stripes, np.where(k == 2, grain, np.float32(0)))
-    return 1.0 + amp[labels] * patt
+    yy, xx = _unit_axes(size)
+    freq = np.float32(size / rng.uniform(5, 10))
+    phase = (xx * np.float32(np.cos(a)) + yy * np.float32(np.sin(a))) * freq
+    stripes = np.where(phase - np.floor(phase) < 0.5, np.float32(1), np.float32(-1))
+    small = rng.integers(0, 256, (size // 4, size // 4), dtype=np.uint8)
+    grain = np.asarray(Image.fromarray(small).resize((size, size), Image.BILINEAR), np.float32)
+    grain = grain * np.float32(2 / 255) - np.float32(1)
+    tex = np.take(np.where(kinds == 1, amp, 0).astype(np.float32), labels) * stripes
+    tex += np.take(np.where(kinds == 2, amp, 0).astype(np.float32), labels) * grain
+    tex += np.float32(1)
+    return tex
 
 
 def _shading(rng: np.random.Generator, size: int):
     """A smooth shading field (H, W) in about [0.1, 1.1] and its description."""
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    yy, xx = _unit_axes(size)
     ang = rng.uniform(0, 2 * np.pi)
-    ramp = (xx - 0.5) * np.float32(np.cos(ang)) + (yy - 0.5) * np.float32(np.sin(ang))
+    c, s = np.float32(np.cos(ang)), np.float32(np.sin(ang))
+    rx, ry = (xx - 0.5) * c, (yy - 0.5) * s  # separable: ramp = rx + ry
+    r0, r1 = rx.min() + ry.min(), rx.max() + ry.max()
     lo, hi = rng.uniform(0.25, 0.6), rng.uniform(0.95, 1.1)
-    shade = lo + (hi - lo) * (ramp - ramp.min()) / (ramp.max() - ramp.min() + 1e-6)
+    k = np.float32((hi - lo) / (r1 - r0 + 1e-6))
+    shade = (rx * k + np.float32(lo - r0 * k)) + ry * k
     lx, ly = rng.uniform(-0.2, 1.2, 2)
-    spot = rng.uniform(0.0, 0.5)
-    shade = shade * (1 - spot + spot / (1 + ((xx - lx) ** 2 + (yy - ly) ** 2) / 0.15))
+    spot = np.float32(rng.uniform(0.0, 0.5))
+    d2 = ((xx - np.float32(lx)) ** 2 / np.float32(0.15)) + (((yy - np.float32(ly)) ** 2) / np.float32(0.15) + 1)
+    shade *= np.float32(1) - spot + spot / d2
     desc = {"ramp_direction_deg": round(float(np.rad2deg(ang)), 1), "ramp_min": round(float(lo), 3),
             "ramp_max": round(float(hi), 3), "point_light_xy": [round(float(lx), 3), round(float(ly), 3)],
             "point_light_weight": round(float(spot), 3), "shadow": None}
@@ -197,13 +224,12 @@ def _shadow_polygon(rng: np.random.Generator, size: int) -> np.ndarray:
 # Point pairs.
 
 
-def _candidates(labels: np.ndarray, rng: np.random.Generator, size: int, n: int = 400) -> np.ndarray:
+def _candidates(labels: np.ndarray, rng: np.random.Generator, size: int, n: int = 300) -> np.ndarray:
     """Random points whose disk (and a margin for the circle) lies inside one patch."""
     pad = 24
     xy = rng.integers(pad, size - pad, (n, 2))
-    lab = disk_mean(labels.astype(np.float32), xy, DISK_RADIUS + 4)
-    pure = lab == labels[xy[:, 1], xy[:, 0]]
-    return xy[pure]
+    lab = disk_values(labels, xy, DISK_RADIUS + 3)
+    return xy[lab.min(axis=1) == lab.max(axis=1)]
 
 
 def _choose_pair(ya, yo, xy, target, mislead, rng, size, same_max, diff_min):
@@ -237,21 +263,21 @@ def _choose_pair(ya, yo, xy, target, mislead, rng, size, same_max, diff_min):
     return int(order[0][k]), int(order[1][k])
 
 
-def _one_example(split, rng, size, target, mislead, same_max, diff_min):
+def _one_example(rng, size, target, mislead, same_max, diff_min):
     for _ in range(100):
-        labels, pal, alb, shapes = _albedo_scene(rng, size)
+        labels, pal, alb, _ = _albedo_scene(rng, size)
         shade, tint, sdesc = _shading(rng, size)
-        lin = alb * shade[..., None] * tint
-        lin += rng.normal(0, 0.004, lin.shape).astype(np.float32)
-        img = encode_srgb(lin)
         xy = _candidates(labels, rng, size)
         if len(xy) < 2:
             continue
+        lin = alb * shade[..., None]
+        lin *= tint
+        img = encode_srgb(lin)
         ya = disk_mean(alb, xy) @ LUMA
-        yo = disk_mean(_srgb_lut()[img], xy) @ LUMA
+        yo = disk_mean(img, xy, lut=_srgb_lut()) @ LUMA
         pair = _choose_pair(ya, yo, xy, target, mislead, rng, size, same_max, diff_min)
         if pair is not None:
-            return img, labels, pal, shapes, sdesc, xy, ya, yo, pair
+            return img, labels, pal, sdesc, xy, ya, yo, pair
     raise RuntimeError(f"relative_reflectance: no pair for target {target} after 100 scenes")
 
 
@@ -268,7 +294,16 @@ def generate(
 ) -> list[dict]:
     """`n` records. `same_fraction` of answers are C; `mislead` is the fraction whose shading
     works against the answer; `same_max` / `diff_min` keep the albedo rel away from the 0.10
-    threshold (<= same_max for C, > diff_min for A/B) so labels are not borderline."""
+    threshold (<= same_max for C, > diff_min for A/B) so labels are not borderline.
+
+    The scenes are procedural (no photos), drawn from the split's own random stream."""
+    for name, v in (("same_fraction", same_fraction), ("mislead", mislead)):
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError(f"relative_reflectance {name} must be in [0, 1], got {v}")
+    if not 0.0 <= same_max <= SAME_THRESHOLD < diff_min:
+        raise ConfigError(
+            f"relative_reflectance needs 0 <= same_max <= {SAME_THRESHOLD} < diff_min, got "
+            f"same_max={same_max}, diff_min={diff_min}")
     question, choices, prompt = build_prompt(TASK)
     n_same = int(round(n * same_fraction))
     targets = np.array(["C"] * n_same + ["A"] * ((n - n_same) // 2) + ["B"] * (n - n_same - (n - n_same) // 2))
@@ -277,8 +312,8 @@ def generate(
     records = []
     for i in range(n):
         target, misl = str(targets[i]), bool(misleads[i])
-        img, labels, pal, shapes, sdesc, xy, ya, yo, (a, b) = _one_example(
-            None, rng, image_size, target, misl, same_max, diff_min)
+        img, labels, pal, sdesc, xy, ya, yo, (a, b) = _one_example(
+            rng, image_size, target, misl, same_max, diff_min)
         ya_a, ya_b = float(ya[a]), float(ya[b])
         answer = label_from_luminance(ya_a, ya_b)
         assert answer == target, (answer, target)  # the pair search guarantees it

@@ -19,7 +19,7 @@ import functools
 from typing import Callable, NamedTuple
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFont
 
 from livr.data.photos import photo_names_for_split, photos_for_split
 from livr.data.prompts import build_prompt
@@ -302,34 +302,36 @@ def render_object(
     return img, kps, pose
 
 
+TEXTURE_PERIODS = (8, 11, 14, 18)
+TEXTURE_ANGLES = 6
+
+
 @functools.cache
-def _pixel_grid(w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    yy.setflags(write=False)
-    xx.setflags(write=False)
-    return yy, xx
+def _pattern(kind: str, period: int, angle_index: int, size: int) -> Image.Image:
+    """A 0/255 stripe or dot pattern ('L'), a little larger than `size` so crops can shift it."""
+    side = size + 2 * period
+    yy, xx = np.mgrid[0:side, 0:side].astype(np.float32)
+    if kind == "stripes":
+        a = np.pi * angle_index / TEXTURE_ANGLES
+        phase = (xx * np.cos(a) + yy * np.sin(a)) / period
+        on = phase - np.floor(phase) < 0.4
+    else:
+        gx, gy = xx / period, yy / period
+        gx, gy = gx - np.floor(gx) - 0.5, gy - np.floor(gy) - 0.5
+        on = gx * gx + gy * gy < 0.3**2
+    return Image.fromarray(on.astype(np.uint8) * 255)
 
 
 def _apply_texture(img: Image.Image, mask: Image.Image, pal: dict, rng: np.random.Generator) -> str:
     """Stripes or spots in the accent colour over the visible body-coloured parts."""
-    yy, xx = _pixel_grid(*img.size)
     kind = "stripes" if rng.uniform() < 0.5 else "spots"
-    if kind == "stripes":
-        a = rng.uniform(0, np.pi)
-        period = rng.uniform(8, 20)
-        phase = (xx * np.float32(np.cos(a)) + yy * np.float32(np.sin(a))) * np.float32(1 / period)
-        pat = phase - np.floor(phase) < 0.4
-    else:
-        period = rng.uniform(12, 24)
-        jx, jy = rng.uniform(0, period, 2)
-        gx = (xx + np.float32(jx)) * np.float32(1 / period)
-        gy = (yy + np.float32(jy)) * np.float32(1 / period)
-        gx -= np.floor(gx) + np.float32(0.5)
-        gy -= np.floor(gy) + np.float32(0.5)
-        pat = gx * gx + gy * gy < 0.28**2
-    alpha = np.where(pat, np.asarray(mask), 0).astype(np.uint8)
+    period = TEXTURE_PERIODS[int(rng.integers(len(TEXTURE_PERIODS)))]
+    w, h = img.size
+    pat = _pattern(kind, period, int(rng.integers(TEXTURE_ANGLES)) if kind == "stripes" else 0, max(w, h))
+    x, y = (int(v) for v in rng.integers(0, period, 2))
+    alpha = ImageChops.multiply(mask, pat.crop((x, y, x + w, y + h)))
     tex = Image.new("RGB", img.size, pal["accent"] if rng.uniform() < 0.6 else pal["body2"])
-    img.paste(tex, (0, 0), Image.fromarray(alpha))
+    img.paste(tex, (0, 0), alpha)
     return kind
 
 
@@ -597,7 +599,7 @@ def generate(
     records = []
     for i in range(n):
         category = cats[int(rng.integers(len(cats)))]
-        while True:
+        for _ in range(100):  # redraw poses until four candidates are well apart and inside
             img1, kps1, pose1 = _instance(split, category, rng, image_size)
             img2, kps2, pose2 = _instance(split, category, rng, image_size)
             ref = int(rng.integers(len(kps1)))
@@ -606,6 +608,8 @@ def generate(
                 (kps1[ref] > 12) & (kps1[ref] < image_size - 12))
             if others is not None and inside:
                 break
+        else:
+            raise RuntimeError(f"{TASK}: no usable pose pair for {category} (min_sep={min_sep} too large?)")
         cand = list(others)
         cand.insert(int(answers[i]), ref)
         draw_point_mark(img1, kps1[ref], "REF")
