@@ -13,7 +13,7 @@ from livr.data.photos import photo_names_for_split
 from livr.data.schema import FEATURES
 from livr.data.synth import generate_split
 from livr.data.synth import localization, visual_correspondence, vsp
-from livr.data.synth.counting import pick_photo
+from livr.data.synth._common import pick_photo
 from livr.data.tasks import get_task
 
 TASKS = ("counting", "jigsaw", "localization", "visual_correspondence", "vsp")

@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
-from livr.data.synth.semantic_correspondence import balanced_labels, photo_crop, random_colour, split_photo_pyramid
+from livr.data.synth._common import balanced_labels, photo_crop, random_colour, split_photo_pyramid
 from livr.errors import ConfigError
 
 TASK = "art_style"

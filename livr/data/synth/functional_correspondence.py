@@ -18,28 +18,25 @@ import numpy as np
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
-from livr.data.synth.semantic_correspondence import (
+from livr.data.synth._common import (
     Part,
     Template,
-    _background,
     arc,
     balanced_labels,
-    draw_point_mark,
     ellipse,
     far_apart,
     limb,
+    mark_keypoint_pair,
     poly,
     render_object,
+    softened_background,
 )
+from livr.data.synth._common import uniform as _u
 
 TASK = "functional_correspondence"
 IMAGE_SIZE = 320
 
 Builder = Callable[[np.random.Generator], tuple[list[Part], np.ndarray]]
-
-
-def _u(rng: np.random.Generator, a: float, b: float) -> float:
-    return float(rng.uniform(a, b))
 
 
 def _handle(x0: float, x1: float, w: float) -> Part:
@@ -401,7 +398,7 @@ ACTIONS: dict[str, tuple[list[str], dict[str, Builder], bool]] = {
 def _tool_image(split: str, action: str, tool: str, rng: np.random.Generator, size: int):
     roles, tools, long_tool = ACTIONS[action]
     parts, kps = tools[tool](rng)
-    bg, src = _background(split, rng, size)
+    bg, src = softened_background(split, rng, size)
     img, kps_img, pose = render_object(
         bg, Template(parts, roles, kps), rng,
         rot_deg=(-180, 180) if long_tool else (-25, 25),
@@ -439,23 +436,9 @@ def generate(
                 break
         else:
             raise RuntimeError(f"{TASK}: no usable pose pair for {t1}/{t2} (min_sep={min_sep} too large?)")
-        cand = list(others)
-        cand.insert(int(answers[i]), ref)
-        draw_point_mark(img1, kps1[ref], "REF")
-        for j, k in enumerate(cand):
-            draw_point_mark(img2, kps2[k], choice_letter(j))
+        marks = mark_keypoint_pair(img1, kps1, pose1, img2, kps2, pose2, ref, others, int(answers[i]))
         question, choices, prompt = build_prompt(TASK, action=action)
-        meta = {
-            "action": action,
-            "tools": [t1, t2],
-            "keypoint_names": roles,
-            "keypoints_1": np.round(kps1, 1).tolist(),
-            "keypoints_2": np.round(kps2, 1).tolist(),
-            "ref_index": ref,
-            "candidate_indices": cand,
-            "pose_1": pose1,
-            "pose_2": pose2,
-        }
+        meta = {"action": action, "tools": [t1, t2], "keypoint_names": roles, **marks}
         records.append(make_record(
             id=f"{TASK}-{split}-{i:06d}", task=TASK, images=[img1, img2], question=question,
             choices=choices, answer=choice_letter(int(answers[i])), prompt=prompt,

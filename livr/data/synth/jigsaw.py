@@ -17,7 +17,7 @@ from PIL import Image
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
-from livr.data.synth.counting import balanced, pick_photo
+from livr.data.synth._common import balanced, pick_photo
 
 TASK = "jigsaw"
 CANVAS_W = 400

@@ -16,13 +16,14 @@ from PIL import Image, ImageDraw
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
-from livr.data.synth.counting import (
+from livr.data.synth._common import (
     COLOURS,
     balanced,
     label_font,
     outline_for,
     pick_photo,
     random_view,
+    rects_overlap,
     shape_polygon,
 )
 
@@ -123,10 +124,6 @@ def _tag_rect(box, corner, tw, th, width, height):
     return [x, y, x + tw, y + th]
 
 
-def _overlap(a, b) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
 def _draw_boxes(view: Image.Image, boxes, colours) -> list[list[int]]:
     """Draw boxes A and B with their letter tags; return the tag rectangles."""
     draw = ImageDraw.Draw(view)
@@ -141,7 +138,7 @@ def _draw_boxes(view: Image.Image, boxes, colours) -> list[list[int]]:
     for i, (box, colour) in enumerate(zip(boxes, colours)):
         for corner in ("tl", "br", "tr", "bl"):
             rect = _tag_rect(box, corner, tw, th, *view.size)
-            if not any(_overlap(rect, t) for t in tags):
+            if not any(rects_overlap(rect, t) for t in tags):
                 break
         tags.append(rect)
         draw.rectangle(rect, fill=colour, outline=(255, 255, 255), width=1)

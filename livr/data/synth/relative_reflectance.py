@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import make_record
-from livr.data.synth.semantic_correspondence import draw_point_mark, random_colour
+from livr.data.synth._common import draw_point_mark, random_colour
 from livr.errors import ConfigError
 
 TASK = "relative_reflectance"

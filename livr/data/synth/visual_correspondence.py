@@ -13,17 +13,15 @@ and from each other. The answer letter is exactly balanced over A-D.
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 from PIL import Image, ImageDraw
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
-from livr.data.synth.counting import balanced, label_font, pick_photo, random_view
+from livr.data.synth._common import balanced, label_sprite, pick_photo, random_view, rects_overlap
 
 TASK = "visual_correspondence"
-MARK_RED = (255, 20, 20)
+MARK_RED = (255, 20, 20)  # brighter than the REF / A-D marks of _common.draw_point_mark
 WHITE = (255, 255, 255)
 
 
@@ -156,10 +154,6 @@ def _ring(draw: ImageDraw.ImageDraw, x: float, y: float, r: float) -> None:
     draw.ellipse([x - r, y - r, x + r, y + r], outline=MARK_RED, width=3)
 
 
-def _overlap(a, b) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
-
-
 def _label_spot(x, y, r, tw, th, width, height, taken):
     """Top-left of a tw x th label beside the circle at (x, y), inside the image and clear of
     the rectangles in `taken`; the first spot of right, left, above, below that fits."""
@@ -170,21 +164,10 @@ def _label_spot(x, y, r, tw, th, width, height, taken):
     for sx, sy in spots:
         sx, sy = min(max(sx, 0), width - tw), min(max(sy, 0), height - th)
         rect = (sx, sy, sx + tw, sy + th)
-        if not any(_overlap(rect, t) for t in taken):
+        if not any(rects_overlap(rect, t) for t in taken):
             return rect
         best = best or rect
     return best
-
-
-@functools.cache
-def _label_sprite(label: str, font_size: int) -> Image.Image:
-    """The label in red with a white stroke, on a transparent background (cached)."""
-    font = label_font(font_size)
-    left, top, right, bottom = font.getbbox(label, stroke_width=2)
-    sprite = Image.new("RGBA", (right - left, bottom - top), (0, 0, 0, 0))
-    ImageDraw.Draw(sprite).text((-left, -top), label, font=font, fill=MARK_RED,
-                                stroke_width=2, stroke_fill=WHITE)
-    return sprite
 
 
 def draw_marks(image: Image.Image, points, labels, radius: float, font_size: int) -> Image.Image:
@@ -194,7 +177,7 @@ def draw_marks(image: Image.Image, points, labels, radius: float, font_size: int
     taken = [(x - radius - 2, y - radius - 2, x + radius + 2, y + radius + 2) for x, y in points]
     for (x, y), label in zip(points, labels):
         _ring(draw, x, y, radius)
-        sprite = _label_sprite(label, font_size)
+        sprite = label_sprite(label, font_size, MARK_RED)
         rect = _label_spot(x, y, radius, sprite.width, sprite.height, *image.size, taken)
         taken.append(rect)
         image.paste(sprite, (int(round(rect[0])), int(round(rect[1]))), sprite)

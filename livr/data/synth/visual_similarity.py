@@ -24,7 +24,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
-from livr.data.synth.semantic_correspondence import balanced_labels, photo_crop, random_colour
+from livr.data.synth._common import balanced_labels, photo_crop, random_colour
 from livr.errors import ConfigError
 
 TASK = "visual_similarity"

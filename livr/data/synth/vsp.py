@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import SPLITS, make_record
-from livr.data.synth.counting import balanced
+from livr.data.synth._common import balanced
 
 TASK = "vsp"
 IMAGE_SIZE = 384
