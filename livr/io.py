@@ -16,6 +16,17 @@ from pathlib import Path
 from typing import Any, Iterator
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: Path, is_dir: bool) -> None:
+    """mkstemp / mkdtemp create owner-only entries; give the final one the usual permissions."""
+    os.chmod(path, (0o777 if is_dir else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_dir(final: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder beside `final`; on success it is renamed to `final`.
@@ -28,6 +39,7 @@ def atomic_dir(final: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     try:
         yield tmp
+        _publish_mode(tmp, is_dir=True)
         if final.exists():
             if not overwrite:
                 raise FileExistsError(f"{final} already exists")
@@ -51,6 +63,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        _publish_mode(Path(tmp), is_dir=False)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

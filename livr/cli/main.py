@@ -18,6 +18,7 @@ from livr.errors import LivrError
 COMMAND_MODULES = (
     "livr.cli.smoke",
     "livr.cli.data",
+    "livr.cli.train",
 )
 
 

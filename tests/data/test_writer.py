@@ -169,3 +169,20 @@ def test_load_errors_name_the_problem(tmp_path):
         load_data(tmp_path / "other")
     msg = str(err.value)
     assert "missing columns ['images', 'question'" in msg and "extra columns ['label']" in msg
+
+
+def test_atomic_outputs_get_normal_permissions(tmp_path):
+    import os
+    import stat
+
+    from livr.io import atomic_dir, atomic_write_json
+
+    umask = os.umask(0o022)
+    try:
+        atomic_write_json(tmp_path / "m.json", {"a": 1})
+        with atomic_dir(tmp_path / "d") as d:
+            (d / "x").write_text("x")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755

@@ -1,0 +1,14 @@
+"""Training: two-stage LIVR, Direct SFT and the paper's ablations on the Hugging Face Trainer.
+
+    from livr.training import load_config, train
+    metrics = train(load_config("configs/tiny/livr.yaml", {"output_dir": "runs/x"}))
+
+`LivrTrainingConfig` (config.py) holds every knob with its help text; `train` (run.py) checks
+everything, encodes the data once and runs each stage as one `LivrTrainer` (trainer.py) run.
+"""
+
+from livr.training.config import METHODS, LivrTrainingConfig, load_config
+from livr.training.export import export_run
+from livr.training.run import load_run, train
+
+__all__ = ["METHODS", "LivrTrainingConfig", "export_run", "load_config", "load_run", "train"]
