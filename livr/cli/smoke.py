@@ -66,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
     probe = collator.pad(examples[:4])
     with_latents = pixel_gradient_norm(lm, probe, "bottleneck")
     no_latents = load_backbone("tiny:qwen2_5_vl", num_latents=0, seed=args.seed)
-    without = pixel_gradient_norm(no_latents, no_latents.collator().pad(
-        [no_latents.collator().encode(r) for r in records[:4]]), "bottleneck")
+    without = pixel_gradient_norm(no_latents, no_latents.collator()(records[:4]), "bottleneck")
     print(f"|d loss / d pixels| under the bottleneck: with {args.num_latents} latents {with_latents:.3e}, "
           f"without latents {without:.1e} (must be exactly 0)")
     print(f"smoke run finished in {time.time() - start:.1f}s")

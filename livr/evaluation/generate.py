@@ -42,7 +42,7 @@ def encode_prompts(lm, records: Sequence[dict[str, Any]], *, image_repeats: int 
 
 @torch.no_grad()
 def generate_answers(lm, examples: Sequence[EncodedExample], *, batch_size: int = 8,
-                     max_new_tokens: int = 8, image_repeats: int = 1, progress: bool = False,
+                     max_new_tokens: int = 8, progress: bool = False,
                      desc: str = "generating") -> list[str]:
     """Greedy answers (decoded text, special tokens removed), in the order of `examples`.
 
@@ -50,7 +50,7 @@ def generate_answers(lm, examples: Sequence[EncodedExample], *, batch_size: int 
     """
     from tqdm.auto import tqdm
 
-    collator = prompt_collator(lm, image_repeats=image_repeats)
+    collator = prompt_collator(lm)  # only pads: the examples are already encoded
     model = lm.base_model
     device = model.get_input_embeddings().weight.device
     tokenizer = lm.tokenizer
@@ -88,7 +88,7 @@ def evaluate(lm, records: Sequence[dict[str, Any]], examples: Sequence[EncodedEx
     if max_new_tokens is None:
         max_new_tokens = default_max_new_tokens(records)
     predictions = generate_answers(lm, examples, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                                   image_repeats=image_repeats, progress=progress, desc=desc)
+                                   progress=progress, desc=desc)
     report = score(records, predictions)
     report["predictions"] = predictions
     return report
