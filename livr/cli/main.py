@@ -19,6 +19,8 @@ COMMAND_MODULES = (
     "livr.cli.smoke",
     "livr.cli.data",
     "livr.cli.train",
+    "livr.cli.evaluate",
+    "livr.cli.report",
 )
 
 

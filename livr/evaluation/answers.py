@@ -10,6 +10,7 @@ answer exactly. VSP plans are checked by simulating them on the record's map
 (`livr.data.synth.vsp.simulate_plan`).
 
     is_correct(record, "(B) the second image")   -> True / False
+    parse_answer(record, "(B) the second image") -> "B"   (None: unreadable, counted wrong)
     score(records, predictions)                  -> {"accuracy", "correct", "total", "per_task"}
 """
 
@@ -66,20 +67,83 @@ def answer_kind(record: dict[str, Any]) -> str:
     return "choice" if record.get("choices") else "count"
 
 
+def parse_answer(record: dict[str, Any], prediction: str):
+    """What a response answers, in the record's terms: an option letter, an integer, a list of
+    VSP actions, or None when the parser cannot read it (scored wrong and counted as unparsed)."""
+    kind = answer_kind(record)
+    if kind == "choice":
+        return extract_choice(prediction, record.get("choices") or [])
+    if kind == "count":
+        return extract_count(prediction)
+    if kind == "plan":
+        from livr.data.synth.vsp import parse_plan
+
+        return parse_plan(prediction) or None
+    raise ValueError(f"unknown answer kind {kind!r}")
+
+
 def is_correct(record: dict[str, Any], prediction: str) -> bool:
     """Whether `prediction` (generated text) answers `record` (a schema row) correctly."""
     kind = answer_kind(record)
     answer = str(record["answer"]).strip()
+    parsed = parse_answer(record, prediction)
+    if parsed is None:
+        return False
     if kind == "choice":
-        return extract_choice(prediction, record.get("choices") or []) == answer.upper()
+        return parsed == answer.upper()
     if kind == "count":
-        predicted = extract_count(prediction)
-        return predicted is not None and str(predicted) == answer
-    if kind == "plan":
-        from livr.data.synth.vsp import simulate_plan
+        return str(parsed) == answer
+    from livr.data.synth.vsp import simulate_plan
 
-        return bool(simulate_plan(record["metadata"], prediction))
-    raise ValueError(f"unknown answer kind {kind!r}")
+    return bool(simulate_plan(record["metadata"], "Action plan: " + ", ".join(parsed)))
+
+
+def random_plan_success(grid_metadata, length: int) -> float:
+    """Probability that `length` uniformly random moves reach the goal (FrozenLake rules:
+    off-board moves stay, a hole ends the episode, the goal ends it with success). Exact, by
+    dynamic programming over the cells."""
+    from livr.data.synth.vsp import MOVES, _grid_rows
+
+    rows = _grid_rows(grid_metadata)
+    n_rows, n_cols = len(rows), len(rows[0])
+    alive = {(r, c): 1.0 for r, row in enumerate(rows) for c, cell in enumerate(row) if cell == "S"}
+    success = 0.0
+    for _ in range(length):
+        nxt: dict[tuple[int, int], float] = {}
+        for (r, c), p in alive.items():
+            for dr, dc in MOVES.values():
+                rr, cc = min(max(r + dr, 0), n_rows - 1), min(max(c + dc, 0), n_cols - 1)
+                cell = rows[rr][cc]
+                if cell == "G":
+                    success += p / len(MOVES)
+                elif cell != "H":
+                    nxt[(rr, cc)] = nxt.get((rr, cc), 0.0) + p / len(MOVES)
+        alive = nxt
+    return success
+
+
+def random_accuracy(records: Sequence[dict[str, Any]]) -> list[float]:
+    """Each record's expected accuracy under a random answer of its format: 1 / number of
+    options (multiple choice), 1 / number of distinct counts of its task in `records`
+    (counting: 1/9 for counts 2..10, the paper's 11.11), and the chance that a random plan as
+    long as the gold plan succeeds (vsp)."""
+    counts: dict[str, set[str]] = {}
+    for record in records:
+        if answer_kind(record) == "count":
+            counts.setdefault(record.get("task", ""), set()).add(str(record["answer"]).strip())
+    out = []
+    for record in records:
+        kind = answer_kind(record)
+        if kind == "choice":
+            out.append(1.0 / max(len(record.get("choices") or []), 1))
+        elif kind == "count":
+            out.append(1.0 / len(counts[record.get("task", "")]))
+        else:
+            from livr.data.synth.vsp import parse_plan
+
+            gold = parse_plan(str(record["answer"])) or []
+            out.append(random_plan_success(record["metadata"], len(gold)))
+    return out
 
 
 def score(records: Sequence[dict[str, Any]], predictions: Sequence[str]) -> dict[str, Any]:

@@ -140,6 +140,7 @@ def load_backbone(
     tie_word_embeddings: bool = False,
     tiny_size: TinySize | None = None,
     processor_kwargs: dict | None = None,
+    trainable: bool = True,
 ) -> LivrModel:
     """Load `name` (hub id, local folder or `tiny:<family>`) with K latent tokens and adapters.
 
@@ -148,7 +149,8 @@ def load_backbone(
     keeps every other row fixed even under AdamW weight decay). The vision encoder and projector
     are frozen. `lora=False` trains only the latent rows (prompt tuning); `full_finetune=True`
     trains the whole language model instead of LoRA. `num_latents=0` is Direct SFT.
-    `tie_word_embeddings` and `tiny_size` apply only to tiny models.
+    `tie_word_embeddings` and `tiny_size` apply only to tiny models. `trainable=False` loads for
+    inference only: no adapters, every parameter frozen, eval mode.
     """
     spec = LatentSpec(num_latents=num_latents, position=latent_position, shared=shared_latents)
     if full_finetune and not lora:
@@ -182,8 +184,12 @@ def load_backbone(
     if latent_ids and not present:
         info.update(initialise_latent_rows(model, latent_ids, seed))
 
-    model = _attach_trainable(model, adapter, latent_ids, lora=lora, full_finetune=full_finetune,
-                              r=lora_r, alpha=lora_alpha, dropout=lora_dropout)
+    if trainable:
+        model = _attach_trainable(model, adapter, latent_ids, lora=lora, full_finetune=full_finetune,
+                                  r=lora_r, alpha=lora_alpha, dropout=lora_dropout)
+    else:
+        model.requires_grad_(False)
+        model.eval()
     return LivrModel(model=model, processor=processor, adapter=adapter, latents=spec,
                      latent_ids=latent_ids, name=name, info=info)
 

@@ -83,8 +83,9 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, merge: boo
         model.save_pretrained(str(tmp))
         processor.save_pretrained(str(tmp))
         _native_processor_class(tmp, processor)
-        info = {"livr_run": str(Path(run_dir).resolve()), "method": config.method,
-                "base_model": config.model, "num_latents": config.num_latents,
+        tasks = json.loads((Path(run_dir) / "metrics.json").read_text()).get("tasks")
+        info = {"livr_run": str(Path(run_dir).resolve()), "method": config.method, "tasks": tasks,
+                "base_model": config.model, "seed": config.seed, "num_latents": config.num_latents,
                 "latent_position": config.latent_position, "shared_latents": config.shared_latents,
                 "latent_tokens": latents}
         (tmp / "livr_export.json").write_text(json.dumps(info, indent=2) + "\n")

@@ -138,17 +138,20 @@ def load_model(config: LivrTrainingConfig, name: str | None = None):
     )
 
 
-def load_run(run_dir: str | os.PathLike):
+def load_run(run_dir: str | os.PathLike, **overrides):
     """(LivrModel with the run's trained weights, resolved config) of a finished run folder.
 
     Encode prompts for it with `image_repeats=config.method_spec.image_repeats` (2 for
-    `image_twice`, which sees its images twice at test time too).
+    `image_twice`, which sees its images twice at test time too). `overrides` replace config
+    fields that do not change the weights (`dtype`, `attn_implementation`).
     """
+    import dataclasses
+
     run = Path(run_dir)
     if not (run / METRICS_FILE).is_file():
         raise ConfigError(f"{run} is not a finished livr run (no {METRICS_FILE}); finish it with "
                           "`livr train --resume --out RUN`")
-    config = saved_config(run)
+    config = dataclasses.replace(saved_config(run), **overrides)
     if config.full_finetune:
         return load_model(config, name=str(run)), config
     from peft import set_peft_model_state_dict

@@ -46,3 +46,43 @@ def test_score_per_task():
     report = score(records, ["A", "A", "two"])
     assert report["accuracy"] == pytest.approx(2 / 3)
     assert report["per_task"] == {"counting": 1.0, "jigsaw": 0.5}
+
+
+# ---------------------------------------------------------------- parsing and chance
+
+
+def test_parse_answer_per_kind():
+    from livr.evaluation.answers import parse_answer
+
+    mcq = {"task": "localization", "choices": ["left box", "right box"], "answer": "B"}
+    assert parse_answer(mcq, "(B) right") == "B"
+    assert parse_answer(mcq, "the right box") == "B"
+    assert parse_answer(mcq, "no idea") is None
+    count = {"task": "counting", "choices": [], "answer": "4"}
+    assert parse_answer(count, "four") == 4 and parse_answer(count, "many") is None
+    plan = {"task": "vsp", "choices": [], "answer": "Action plan: R, D", "metadata": '{"grid": ["SF", "FG"]}'}
+    assert parse_answer(plan, "Action plan: R, D") == ["R", "D"]
+    assert parse_answer(plan, "go right then down") is None
+
+
+def test_random_accuracy_per_kind():
+    from livr.evaluation.answers import random_accuracy
+
+    records = [{"task": "localization", "choices": ["a", "b"], "answer": "A"},
+               {"task": "visual_correspondence", "choices": ["a", "b", "c", "d"], "answer": "C"},
+               *({"task": "counting", "choices": [], "answer": str(c)} for c in (2, 3, 3, 5))]
+    assert random_accuracy(records) == pytest.approx([0.5, 0.25, 1 / 3, 1 / 3, 1 / 3, 1 / 3])
+
+
+def test_random_plan_success_matches_enumeration():
+    """The dynamic programme against brute force over all 4^n plans."""
+    import itertools
+
+    from livr.data.synth.vsp import simulate_plan
+    from livr.evaluation.answers import random_plan_success
+
+    grids = [["SFF", "FHF", "FFG"], ["SH", "FG"], ["FFFS", "FHHF", "GFFF", "FFHF"]]
+    for grid in grids:
+        for n in range(1, 6):
+            wins = sum(simulate_plan(grid, "Action plan: " + ", ".join(p)) for p in itertools.product("LDRU", repeat=n))
+            assert random_plan_success(grid, n) == pytest.approx(wins / 4 ** n)

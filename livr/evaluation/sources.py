@@ -1,0 +1,115 @@
+"""`load_eval_records(DATA, split, tasks, limit)`: the records `livr eval` scores, from
+
+- a data folder written by `livr data synth | build` (any split it has), or
+- BLINK: `blink` or `blink:hub` (the hub repository, needs a network), `blink:REPO_ID`, or
+  `blink:PATH` / a folder holding a local copy of the hub repository (`<Config>/val-*.parquet`).
+  BLINK's test answers are hidden, so its val split is the test set (the paper's numbers);
+  `--split test` and `--split val` both read it.
+
+Records come back as schema rows (images decoded), in a stable order: data-folder order, or
+task by task for BLINK. `limit` keeps the first N records of each task (the paper's t-SNE uses
+the first 50 evaluation examples of each task).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from livr.data.tasks import TASKS
+from livr.errors import DataError
+
+BLINK_PREFIX = "blink"
+
+
+def _is_blink_folder(path: Path) -> bool:
+    return path.is_dir() and not (path / "dataset_dict.json").exists() and any(path.glob("*/val-*.parquet"))
+
+
+def _blink_source(data: str) -> str | None:
+    """The BLINK source ('hub', a repo id or a folder) named by `data`, or None if not BLINK."""
+    if data == BLINK_PREFIX:
+        return "hub"
+    if data.startswith(BLINK_PREFIX + ":"):
+        return data.split(":", 1)[1] or "hub"
+    if _is_blink_folder(Path(data)):
+        return data
+    return None
+
+
+def check_tasks(records: list[dict[str, Any]], where: str) -> None:
+    """DataError naming the first record whose task livr does not know."""
+    for record in records:
+        task = record.get("task")
+        if task not in TASKS:
+            raise DataError(
+                f"{where}: record {record.get('id')!r} has task {task!r}, which livr cannot score; "
+                f"known tasks: {', '.join(TASKS)}"
+            )
+
+
+def _per_task_limit(records: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
+    if limit is None:
+        return records
+    seen: dict[str, int] = {}
+    kept = []
+    for record in records:
+        n = seen.get(record["task"], 0)
+        if n < limit:
+            kept.append(record)
+            seen[record["task"]] = n + 1
+    return kept
+
+
+def _from_blink(source: str, split: str, tasks: list[str] | None, limit: int | None) -> list[dict]:
+    from livr.data.build.blink import load_blink
+
+    if split not in ("test", "val", "validation"):
+        raise DataError(f"BLINK has answers only for its val split (livr's test set); got --split {split}")
+    if tasks is None:
+        tasks = [t.name for t in TASKS.values() if t.blink_config]
+        if Path(source).is_dir():  # a local copy may hold only some configs
+            tasks = [t for t in tasks if any((Path(source) / TASKS[t].blink_config).glob("val-*.parquet"))]
+            if not tasks:
+                raise DataError(f"{source} holds no BLINK config livr knows; pass --tasks")
+    records: list[dict] = []
+    for task in tasks:
+        rows = load_blink(task, source, "val")
+        records.extend(rows[:limit] if limit is not None else rows)
+    return records
+
+
+def _from_folder(data: str, split: str, tasks: list[str] | None, limit: int | None) -> list[dict]:
+    from datasets.utils.logging import disable_progress_bar
+
+    from livr.data.loading import load_split
+
+    disable_progress_bar()
+    ds = load_split(data, split)
+    if tasks is not None:
+        present = set(ds["task"])
+        missing = [t for t in tasks if t not in present]
+        if missing:
+            raise DataError(f"split {split!r} of {data} has no records of task(s) {', '.join(missing)} "
+                            f"(it has {', '.join(sorted(present)) or 'none'})")
+        wanted = set(tasks)
+        ds = ds.filter(lambda t: t in wanted, input_columns="task", keep_in_memory=True)
+    if limit is not None:
+        # keep the first `limit` of each task without decoding the other images
+        index = _per_task_limit([{"task": t, "i": i} for i, t in enumerate(ds["task"])], limit)
+        ds = ds.select([r["i"] for r in index])
+    return list(ds)
+
+
+def load_eval_records(data: str, split: str = "test", tasks: list[str] | None = None,
+                      limit: int | None = None) -> list[dict[str, Any]]:
+    """Records to evaluate; DataError when the source, split or a task is unusable."""
+    if limit is not None and limit < 1:
+        raise DataError(f"--limit must be at least 1, got {limit}")
+    blink = _blink_source(str(data))
+    records = (_from_blink(blink, split, tasks, limit) if blink is not None
+               else _from_folder(str(data), split, tasks, limit))
+    check_tasks(records, f"split {split!r} of {data}")
+    if not records:
+        raise DataError(f"split {split!r} of {data} has no records to evaluate")
+    return records
