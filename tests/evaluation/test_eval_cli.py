@@ -153,3 +153,38 @@ def test_records_of_an_unknown_task_are_refused(tmp_path):
 
     with pytest.raises(DataError, match="record 'q7' has task 'poetry'"):
         check_tasks([{"id": "q7", "task": "poetry"}], "somewhere")
+
+
+def test_bottleneck_remove_latents_predictions_ignore_the_images(livr_run, eval_data):
+    """On the trained run: the same prompts with other images give the same outputs under
+    `bottleneck_remove_latents`, while the plain evaluation sees the images."""
+    import numpy as np
+    from PIL import Image
+
+    from livr.evaluation.models import load_eval_model
+    from livr.evaluation.run import Evaluator
+    from livr.evaluation.sources import load_eval_records
+
+    model = load_eval_model(str(livr_run))
+    records = load_eval_records(eval_data, "test")
+    rng = np.random.default_rng(0)
+    noisy = [{**r, "images": [Image.fromarray(rng.integers(0, 256, (56, 56, 3), dtype=np.uint8))
+                              for _ in r["images"]]} for r in records]
+    outputs = {}
+    for name, recs in (("original", records), ("noise", noisy)):
+        ev = Evaluator(model, recs, max_new_tokens=4)
+        outputs[name] = {p: [row["output"] for row in ev.run(p)[1]] for p in ("bottleneck_remove_latents",)}
+        outputs[name]["logits"] = _first_step_logits(model, ev)
+    assert outputs["original"]["bottleneck_remove_latents"] == outputs["noise"]["bottleneck_remove_latents"]
+    assert (outputs["original"]["logits"] - outputs["noise"]["logits"]).abs().max() > 1e-5
+
+
+def _first_step_logits(model, evaluator):
+    import torch
+
+    from livr.evaluation.generate import prompt_collator
+
+    lm = model.lm
+    batch = prompt_collator(lm).pad(evaluator.examples(True))
+    with torch.no_grad():
+        return lm.base_model(**lm.model_inputs(batch, "standard")).logits[:, -1]
