@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "livr.cli.train",
     "livr.cli.evaluate",
     "livr.cli.report",
+    "livr.cli.viz",
 )
 
 
