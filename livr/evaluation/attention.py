@@ -56,15 +56,30 @@ def capture_attention(lm, on_layer: Callable[[int, torch.Tensor], None]) -> Iter
         base.set_attn_implementation({"text_config": previous})
 
 
-def _batches(examples: Sequence[EncodedExample], batch_size: int):
-    for start in range(0, len(examples), batch_size):
-        yield start, examples[start : start + batch_size]
+def _device(lm) -> torch.device:
+    return lm.base_model.get_input_embeddings().weight.device
 
 
-def _device_batch(lm, batch: dict) -> dict:
-    device = lm.base_model.get_input_embeddings().weight.device
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v
-            for k, v in lm.model_inputs(batch, "standard").items()}
+@torch.no_grad()
+def _forward_with_capture(lm, collator, examples: Sequence[EncodedExample], batch_size: int,
+                          on_layer: Callable[[int, torch.Tensor], None],
+                          before: Callable[[int, dict], None], after: Callable[[dict], None] | None = None):
+    """Standard-mask forward passes over padded batches of `examples`, attention captured:
+    `before(start, batch)` prepares what `on_layer` needs, `after(batch)` collects."""
+    model = lm.base_model
+    was_training = model.training
+    model.eval()
+    try:
+        with capture_attention(lm, on_layer):
+            for start in range(0, len(examples), batch_size):
+                batch = collator.pad(list(examples[start : start + batch_size]))
+                before(start, batch)
+                inputs = lm.model_inputs(batch, "standard")
+                model(**{k: v.to(_device(lm)) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()})
+                if after is not None:
+                    after(batch)
+    finally:
+        model.train(was_training)
 
 
 @torch.no_grad()
@@ -91,24 +106,16 @@ def answer_latent_attention(lm, records: Sequence[dict[str, Any]], *, batch_size
             mass = (w * cols[:, None, :]).sum(-1)  # (B, q) share of each row on those keys
             target[current["slice"]] += ((mass * rows).sum(-1) / n_rows).double().cpu()
 
-    model = lm.base_model
-    was_training = model.training
-    model.eval()
-    try:
-        with capture_attention(lm, on_layer):
-            for start, chunk in _batches(examples, batch_size):
-                batch = collator.pad(list(chunk))
-                segments = batch["segment_ids"]
-                device = model.get_input_embeddings().weight.device
-                current.update(
-                    slice=slice(start, start + len(chunk)),
-                    rows=(query_roles(segments) == Segment.ANSWER).float().to(device),
-                    latent=(segments == Segment.LATENT).float().to(device),
-                    image=(segments == Segment.IMAGE).float().to(device),
-                )
-                model(**_device_batch(lm, batch))
-    finally:
-        model.train(was_training)
+    def before(start: int, batch: dict) -> None:
+        segments, device = batch["segment_ids"], _device(lm)
+        current.update(
+            slice=slice(start, start + len(segments)),
+            rows=(query_roles(segments) == Segment.ANSWER).float().to(device),
+            latent=(segments == Segment.LATENT).float().to(device),
+            image=(segments == Segment.IMAGE).float().to(device),
+        )
+
+    _forward_with_capture(lm, collator, examples, batch_size, on_layer, before)
     layers = len(language_layers(lm))
     to_latent /= layers
     to_image /= layers
@@ -149,20 +156,13 @@ def latent_image_attention(lm, examples: Sequence[EncodedExample], *,
         summed = (w * rows[:, :, None]).sum(1) / rows.sum(-1, keepdim=True)  # (B, k)
         current["total"] = summed if index == 0 else current["total"] + summed
 
-    model = lm.base_model
-    was_training = model.training
-    model.eval()
-    try:
-        with capture_attention(lm, on_layer):
-            for _, chunk in _batches(examples, batch_size):
-                batch = collator.pad(list(chunk))
-                segments = batch["segment_ids"]
-                device = model.get_input_embeddings().weight.device
-                current["latent"] = (segments == Segment.LATENT).float().to(device)
-                model(**_device_batch(lm, batch))
-                total = current["total"].cpu() / len(language_layers(lm))
-                for row, seg in zip(total, segments):
-                    maps.append(row[seg == Segment.IMAGE].clone())
-    finally:
-        model.train(was_training)
+    def before(start: int, batch: dict) -> None:
+        current["latent"] = (batch["segment_ids"] == Segment.LATENT).float().to(_device(lm))
+
+    def after(batch: dict) -> None:
+        total = current["total"].cpu() / len(language_layers(lm))
+        for row, segments in zip(total, batch["segment_ids"]):
+            maps.append(row[segments == Segment.IMAGE].clone())
+
+    _forward_with_capture(lm, collator, examples, batch_size, on_layer, before, after)
     return maps

@@ -49,13 +49,9 @@ def _tokenizer_latents(folder: Path) -> tuple[int, bool] | None:
     path = folder / "tokenizer.json"
     if not path.is_file():
         return None
-    vocab = {t["content"] for t in json.loads(path.read_text()).get("added_tokens", [])}
-    if "<|latent|>" in vocab:
-        return 1, True
-    n = 0
-    while f"<|latent_{n}|>" in vocab:
-        n += 1
-    return n, False
+    from livr.models.latents import latent_count_in
+
+    return latent_count_in({t["content"] for t in json.loads(path.read_text()).get("added_tokens", [])})
 
 
 def _check_run_tokenizer(run: Path, num_latents: int, shared: bool) -> None:

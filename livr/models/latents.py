@@ -70,7 +70,11 @@ def add_latent_tokens(tokenizer, spec: LatentSpec) -> list[int]:
 
 def existing_latent_count(tokenizer) -> tuple[int, bool]:
     """(number of latent tokens, shared?) already in a tokenizer (0 if none)."""
-    vocab = tokenizer.get_vocab()
+    return latent_count_in(tokenizer.get_vocab())
+
+
+def latent_count_in(vocab) -> tuple[int, bool]:
+    """(number of latent tokens, shared?) among the token strings of `vocab` (any container)."""
     if "<|latent|>" in vocab:
         return 1, True
     n = 0

@@ -29,10 +29,7 @@ from livr.cli.main import main
 from livr.errors import ConfigError
 from livr.evaluation.generate import encode_prompts
 from livr.models.segments import Segment
-
-
-def picture(rng, height, width):
-    return Image.fromarray((rng.random((height, width, 3)) * 255).astype("uint8"))
+from tests.conftest import random_image
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +40,9 @@ def three_images():
     jigsaw = {"id": "jig/0", "task": "jigsaw", "answer": "B", "question": "Which piece fits?",
               "prompt": "Which piece fits? (A) the second image (B) the third image",
               "choices": ["the second image", "the third image"],
-              "images": [picture(rng, 64, 96), picture(rng, 60, 60), picture(rng, 90, 64)]}
+              "images": [random_image(rng, 64, 96), random_image(rng, 60, 60), random_image(rng, 90, 64)]}
     counting = {"id": "count-0", "task": "counting", "answer": "3", "question": "How many?",
-                "prompt": "How many?", "choices": [], "images": [picture(rng, 64, 80)]}
+                "prompt": "How many?", "choices": [], "images": [random_image(rng, 64, 80)]}
     return jigsaw, counting
 
 

@@ -25,21 +25,18 @@ from livr.analysis.tsne import (
 from livr.cli.main import main
 from livr.evaluation.generate import encode_prompts, prompt_collator
 from livr.models.segments import Segment
-
-
-def picture(rng, height, width):
-    return Image.fromarray((rng.random((height, width, 3)) * 255).astype("uint8"))
+from tests.conftest import random_image
 
 
 @pytest.fixture(scope="module")
 def records():
     rng = np.random.default_rng(0)
     return [
-        {"id": "a", "task": "counting", "images": [picture(rng, 56, 84)], "prompt": "How many?",
+        {"id": "a", "task": "counting", "images": [random_image(rng, 56, 84)], "prompt": "How many?",
          "answer": "2", "choices": []},
-        {"id": "b", "task": "jigsaw", "images": [picture(rng, 56, 56), picture(rng, 60, 90)],
+        {"id": "b", "task": "jigsaw", "images": [random_image(rng, 56, 56), random_image(rng, 60, 90)],
          "prompt": "Which one? (A) the second image", "answer": "A", "choices": ["the second image"]},
-        {"id": "c", "task": "counting", "images": [picture(rng, 70, 56)], "prompt": "How many dogs are there?",
+        {"id": "c", "task": "counting", "images": [random_image(rng, 70, 56)], "prompt": "How many dogs are there?",
          "answer": "1", "choices": []},
     ]
 
