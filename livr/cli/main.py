@@ -17,8 +17,10 @@ from livr.errors import LivrError
 # Modules that provide sub-commands. A module listed here that is missing is a packaging bug.
 COMMAND_MODULES = (
     "livr.cli.smoke",
+    "livr.cli.demo",
     "livr.cli.data",
     "livr.cli.train",
+    "livr.cli.pretrain",
     "livr.cli.evaluate",
     "livr.cli.report",
     "livr.cli.viz",

@@ -6,8 +6,9 @@ that applies a named mask policy.
     batch = lm.collator(mask_policy="bottleneck")(records)
     out = lm(batch)                                                  # HF outputs: out.logits, out.loss
 
-Names: `tiny:<family>` builds a random-init model of the real transformers class offline; a
-local directory or a hub id loads with `from_pretrained` (the family is read from its config).
+Names: `tiny:<family>` builds a random-init model of the real transformers class offline;
+`livr-tiny` loads the small pretrained Qwen2.5-VL that livr ships (`livr.pretrain`); a local
+directory or a hub id loads with `from_pretrained` (the family is read from its config).
 """
 
 from __future__ import annotations
@@ -94,8 +95,21 @@ class LivrModel:
         return [n for n, p in self.model.named_parameters() if p.requires_grad]
 
 
+def shipped_model_dir(name: str) -> str | None:
+    """The folder of a model shipped inside livr (`livr-tiny`), or None for other names."""
+    from livr.pretrain.base import ASSET_DIR, NAME
+
+    if name != NAME:
+        return None
+    if not (ASSET_DIR / "config.json").is_file():
+        raise ConfigError(f"{NAME} is not in this checkout ({ASSET_DIR} has no config.json); make it with "
+                          f"`livr pretrain-base --out OUT --install`")
+    return str(ASSET_DIR)
+
+
 def resolve_family(name: str, trust_remote_code: bool = False) -> tuple[str, str | None]:
     """(family, path-or-hub-id or None for tiny)."""
+    name = shipped_model_dir(name) or name
     if name.startswith("tiny:"):
         family = name.split(":", 1)[1]
         get_adapter(family)
@@ -155,7 +169,7 @@ def load_backbone(
     spec = LatentSpec(num_latents=num_latents, position=latent_position, shared=shared_latents)
     if full_finetune and not lora:
         raise ConfigError("full_finetune and lora=False contradict each other; pick one")
-    family, source = resolve_family(name, trust_remote_code)
+    family, source = resolve_family(name, trust_remote_code)  # livr-tiny -> its shipped folder
     adapter = get_adapter(family)
     if source is None:
         model, processor = adapter.build_tiny(

@@ -14,12 +14,12 @@ PAD_TOKEN = "<|endoftext|>"
 END_OF_TURN = "<|im_end|>"
 
 
-def byte_level_tokenizer(special_tokens: list[str], chat_template: str) -> Qwen2Tokenizer:
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
-    vocab = {symbol: i for i, symbol in enumerate(alphabet)}
+def bpe_tokenizer(vocab: dict[str, int], merges: list[tuple[str, str]], special_tokens: list[str],
+                  chat_template: str) -> Qwen2Tokenizer:
+    """A byte-level BPE `Qwen2Tokenizer` from a vocabulary and merges, plus special tokens."""
     tokenizer = Qwen2Tokenizer(
         vocab=vocab,
-        merges=[],
+        merges=merges,
         unk_token=None,
         bos_token=None,
         eos_token=END_OF_TURN,
@@ -30,3 +30,9 @@ def byte_level_tokenizer(special_tokens: list[str], chat_template: str) -> Qwen2
     )
     tokenizer.chat_template = chat_template
     return tokenizer
+
+
+def byte_level_tokenizer(special_tokens: list[str], chat_template: str) -> Qwen2Tokenizer:
+    """One token per byte (no merges), then `special_tokens`."""
+    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
+    return bpe_tokenizer({symbol: i for i, symbol in enumerate(alphabet)}, [], special_tokens, chat_template)

@@ -1,0 +1,1 @@
+"""Pretraining data for livr-tiny: a deterministic synthetic instruction mix."""

@@ -1,0 +1,82 @@
+"""livr-tiny: the small Qwen2.5-VL-architecture base model that livr pretrains and ships.
+
+Same classes as Qwen/Qwen2.5-VL-3B-Instruct (Qwen2_5_VLForConditionalGeneration, M-RoPE, patch
+14, merge 2, the Qwen chat template), scaled down: text 256 wide x 4 layers, vision 128 wide x
+2 blocks, about 4M parameters, and a byte-level BPE tokenizer trained on the words the
+pretraining mix and the ten tasks use (so prompts are a few dozen tokens, not hundreds of bytes).
+Images are resized to at most 112 x 112 pixels by its processor: 16 image tokens per image.
+
+    tokenizer = train_tokenizer()                 # deterministic
+    model, processor = build_base_model(tokenizer, seed=0)
+
+`load_backbone("livr-tiny")` loads the pretrained weights shipped in `livr/assets/livr-tiny`
+(made by `livr pretrain-base`, see `livr.pretrain.train`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from livr.models.backbones.base import TinySize
+
+NAME = "livr-tiny"
+ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / NAME
+SIZE = TinySize(hidden=256, layers=4, heads=4, kv_heads=2, intermediate=512,
+                vision_hidden=128, vision_layers=2, vision_heads=4)
+MAX_PIXELS = 112 * 112
+VOCAB_SIZE = 2048
+
+
+def tokenizer_corpus() -> list[str]:
+    """Text the tokenizer is trained on: every phrase of the pretraining mix, and the prompts,
+    choices and answers of a few generated records of each of the ten tasks (their wording, not
+    their images or labels, is what the tokenizer needs to cover)."""
+    from livr.data.synth import generate_split
+    from livr.data.tasks import TASK_NAMES
+    from livr.pretrain.mix import mix_vocabulary_text
+
+    texts = list(mix_vocabulary_text())
+    texts += ["You are a helpful assistant.", "system", "user", "assistant"]
+    for task in TASK_NAMES:
+        for record in generate_split(task, "train", 8, 0):
+            texts += [record["prompt"], record["answer"], *(record.get("choices") or [])]
+    return texts
+
+
+def train_tokenizer(vocab_size: int = VOCAB_SIZE):
+    """A byte-level BPE Qwen2Tokenizer with the Qwen special tokens and chat template."""
+    import json
+
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from livr.models.backbones._qwen import QWEN_SPECIAL_TOKENS, qwen_chat_template
+    from livr.models.backbones.qwen2_5_vl import ADAPTER
+    from livr.models.tokenizer import bpe_tokenizer
+
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size - len(QWEN_SPECIAL_TOKENS), show_progress=False,
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    bpe.train_from_iterator(sorted(set(tokenizer_corpus())), trainer)
+    model = json.loads(bpe.to_str())["model"]
+    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
+    return bpe_tokenizer(model["vocab"], merges, QWEN_SPECIAL_TOKENS, qwen_chat_template(ADAPTER.default_system))
+
+
+def build_base_model(tokenizer, *, seed: int = 0, attn_implementation: str = "sdpa"):
+    """(random-init model, processor) of the livr-tiny architecture."""
+    import torch
+    from transformers import Qwen2VLImageProcessorPil
+
+    from livr.models.backbones.qwen2_5_vl import ADAPTER
+
+    unit = ADAPTER.patch_size * 2
+    image_processor = Qwen2VLImageProcessorPil(patch_size=ADAPTER.patch_size, temporal_patch_size=2, merge_size=2,
+                                               min_pixels=unit * unit, max_pixels=MAX_PIXELS)
+    processor = ADAPTER.processor_class(image_processor=image_processor, tokenizer=tokenizer,
+                                        chat_template=tokenizer.chat_template)
+    config = ADAPTER.tiny_config(tokenizer, SIZE, tie_word_embeddings=False)
+    torch.manual_seed(seed)
+    model = ADAPTER.model_class._from_config(config, attn_implementation=attn_implementation)
+    return model, processor

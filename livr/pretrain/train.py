@@ -1,0 +1,267 @@
+"""`livr pretrain-base`: pretrain livr-tiny from random init on the synthetic instruction mix.
+
+A plain PyTorch loop (nanoGPT-style: everything visible), because it trains every parameter of a
+model without adapters and must run for tens of minutes on one CPU core with checkpoints:
+
+- curriculum (`PretrainConfig.curriculum`): level 0 (one object, plain background) first, then
+  levels 1 and 2 (`livr.pretrain.mix`), with a share of earlier levels replayed;
+- AdamW, linear warm-up, constant learning rate, linear decay over the last `decay_share`;
+  loss on answer tokens only (the collator's labels), gradient clipping;
+- the batch of step s is drawn from a generator seeded by (seed, s), and the pools of records
+  are regenerated deterministically, so a resumed run is identical to an uninterrupted one;
+- every `checkpoint_every` steps: weights (safetensors), optimizer (torch.save, read back with
+  weights_only=True), step, written under a temporary name and renamed; `--resume` continues
+  from the newest complete checkpoint;
+- every `eval_every` steps: greedy answers on a held-out set of every level (another random
+  stream of the generator), exact match per family, appended to progress.jsonl.
+
+The result, OUT/model, is a transformers model folder (safetensors, config, tokenizer,
+processor) that `load_backbone` loads; `livr pretrain-base --install` also copies it to
+`livr/assets/livr-tiny`, where `load_backbone("livr-tiny")` finds it. OUT/report.json holds the
+cost (steps, seconds, parameters) and the final held-out accuracies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from livr.errors import ConfigError
+from livr.io import atomic_dir, atomic_write_json
+
+CHECKPOINTS = "checkpoints"
+PROGRESS = "progress.jsonl"
+REPORT = "report.json"
+MODEL_DIR = "model"
+
+
+@dataclass
+class PretrainConfig:
+    out: str
+    steps: int = 9000
+    batch_size: int = 16
+    learning_rate: float = 5e-4
+    warmup_steps: int = 100
+    decay_share: float = 0.2
+    weight_decay: float = 0.01
+    grad_clip: float = 1.0
+    seed: int = 0
+    # (first step, level): level 0 until step 1500, level 1 until 4000, then level 2
+    curriculum: list = field(default_factory=lambda: [[0, 0], [1500, 1], [4000, 2]])
+    replay: float = 0.3  # share of each batch drawn from the earlier levels
+    pool_size: int = 6000  # distinct training records per level (regenerated, not stored)
+    eval_every: int = 500
+    eval_examples: int = 120  # held-out records per level
+    checkpoint_every: int = 250
+    threads: int = 1
+
+    def check(self) -> None:
+        problems = []
+        if self.steps < 1 or self.batch_size < 1:
+            problems.append("steps and batch_size must be positive")
+        if not (0 <= self.replay < 1):
+            problems.append(f"replay must be in [0, 1), got {self.replay}")
+        if not self.curriculum or self.curriculum[0][0] != 0:
+            problems.append("the curriculum must start at step 0")
+        if problems:
+            raise ConfigError("pretraining config: " + "; ".join(problems))
+
+
+def level_at(config: PretrainConfig, step: int) -> int:
+    return max(level for start, level in config.curriculum if start <= step)
+
+
+def learning_rate(config: PretrainConfig, step: int) -> float:
+    if step < config.warmup_steps:
+        return config.learning_rate * (step + 1) / config.warmup_steps
+    decay_from = int(config.steps * (1 - config.decay_share))
+    if step < decay_from:
+        return config.learning_rate
+    left = (config.steps - step) / max(config.steps - decay_from, 1)
+    return config.learning_rate * (0.1 + 0.9 * left)
+
+
+class Pools:
+    """Training records per level, generated on first use (deterministic from the seed)."""
+
+    def __init__(self, config: PretrainConfig):
+        self.config = config
+        self.records: dict[int, list[dict]] = {}
+
+    def level(self, level: int) -> list[dict]:
+        from livr.pretrain.mix import generate_mix
+
+        if level not in self.records:
+            self.records[level] = generate_mix(self.config.pool_size, seed=self.config.seed, level=level, split="train")
+        return self.records[level]
+
+    def batch(self, step: int) -> list[dict]:
+        """The records of step `step`: a function of (seed, step) only."""
+        current = level_at(self.config, step)
+        rng = np.random.default_rng([self.config.seed, step])
+        out = []
+        for _ in range(self.config.batch_size):
+            level = current
+            if current > 0 and rng.random() < self.config.replay:
+                level = int(rng.integers(0, current))
+            pool = self.level(level)
+            out.append(pool[int(rng.integers(len(pool)))])
+        return out
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.lower().strip().strip(".").split())
+
+
+def heldout(config: PretrainConfig) -> dict[int, list[dict]]:
+    from livr.pretrain.mix import LEVELS, generate_mix
+
+    return {level: generate_mix(config.eval_examples, seed=config.seed, level=level, split="heldout")
+            for level in LEVELS}
+
+
+def evaluate(lm, sets: dict[int, list[dict]]) -> dict[str, Any]:
+    """Exact-match accuracy of greedy answers, per level and per family."""
+    from livr.evaluation.generate import encode_prompts, generate_answers
+
+    result: dict[str, Any] = {"levels": {}, "families": {}}
+    per_family: dict[str, list[int]] = {}
+    for level, records in sets.items():
+        answers = generate_answers(lm, encode_prompts(lm, records), batch_size=16, max_new_tokens=12)
+        hits = [int(normalise(a) == normalise(r["answer"])) for a, r in zip(answers, records)]
+        result["levels"][str(level)] = sum(hits) / len(hits)
+        for r, h in zip(records, hits):
+            per_family.setdefault(r["task"], []).append(h)
+    result["families"] = {k: sum(v) / len(v) for k, v in sorted(per_family.items())}
+    return result
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def _complete(folder: Path) -> list[tuple[int, Path]]:
+    found = []
+    for path in (folder / CHECKPOINTS).glob("step-*"):
+        if (path / "state.json").is_file():
+            found.append((int(path.name.split("-")[1]), path))
+    return sorted(found)
+
+
+def save_checkpoint(out: Path, step: int, model, optimizer, config: PretrainConfig) -> None:
+    from safetensors.torch import save_file
+
+    with atomic_dir(out / CHECKPOINTS / f"step-{step:06d}") as tmp:
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps({"step": step, "config": dataclasses.asdict(config)}))
+    for _, old in _complete(out)[:-2]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(path: Path, model, optimizer) -> int:
+    from safetensors.torch import load_file
+
+    model.load_state_dict(load_file(str(path / "model.safetensors")))
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
+    return int(json.loads((path / "state.json").read_text())["step"])
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def build(config: PretrainConfig):
+    """(LivrModel wrapping the random-init base, tokenizer) -- every parameter trainable."""
+    from livr.models.backbones.qwen2_5_vl import ADAPTER
+    from livr.models.latents import LatentSpec
+    from livr.models.loading import LivrModel
+    from livr.pretrain.base import NAME, build_base_model, train_tokenizer
+
+    tokenizer = train_tokenizer()
+    model, processor = build_base_model(tokenizer, seed=config.seed)
+    return LivrModel(model=model, processor=processor, adapter=ADAPTER, latents=LatentSpec(0),
+                     latent_ids=[], name=NAME)
+
+
+def pretrain(config: PretrainConfig, *, resume: bool = False, log=print) -> dict[str, Any]:
+    config.check()
+    out = Path(config.out)
+    if out.exists() and not resume and any(out.iterdir()):
+        raise ConfigError(f"--out {out} exists and is not empty; pass --resume to continue it, or choose another folder")
+    out.mkdir(parents=True, exist_ok=True)
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    lm = build(config)
+    model = lm.model
+    model.train()
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
+    step = 0
+    checkpoints = _complete(out)
+    if resume and checkpoints:
+        step = load_checkpoint(checkpoints[-1][1], model, optimizer)
+        log(f"resumed at step {step} from {checkpoints[-1][1]}")
+    collator = lm.collator("standard", max_length=1024)
+    pools, sets = Pools(config), heldout(config)
+    n_params = sum(p.numel() for p in model.parameters())
+    start, losses = time.perf_counter(), []
+    while step < config.steps:
+        for group in optimizer.param_groups:
+            group["lr"] = learning_rate(config, step)
+        batch = collator(pools.batch(step))
+        loss = lm(batch).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        losses.append(float(loss.detach()))
+        step += 1
+        if step % config.eval_every == 0 or step == config.steps:
+            model.eval()
+            scores = evaluate(lm, sets)
+            model.train()
+            entry = {"step": step, "level": level_at(config, step - 1), "loss": float(np.mean(losses)),
+                     "lr": learning_rate(config, step - 1), "seconds": round(time.perf_counter() - start, 1), **scores}
+            losses = []
+            with open(out / PROGRESS, "a") as fh:
+                fh.write(json.dumps(entry) + "\n")
+            log(f"step {step}: loss {entry['loss']:.3f}, held-out " +
+                ", ".join(f"level {k} {v:.2f}" for k, v in scores["levels"].items()))
+        if step % config.checkpoint_every == 0 or step == config.steps:
+            save_checkpoint(out, step, model, optimizer, config)
+    model.eval()
+    final = evaluate(lm, sets)
+    with atomic_dir(out / MODEL_DIR, overwrite=True) as tmp:
+        model.save_pretrained(str(tmp))
+        lm.processor.save_pretrained(str(tmp))
+    report = {"name": lm.name, "parameters": n_params, "steps": config.steps, "batch_size": config.batch_size,
+              "seconds_this_session": round(time.perf_counter() - start, 1), "final": final,
+              "config": dataclasses.asdict(config), "threads": config.threads}
+    atomic_write_json(out / REPORT, report)
+    return report
+
+
+def install(out: str | os.PathLike) -> Path:
+    """Copy OUT/model into the package (livr/assets/livr-tiny)."""
+    from livr.pretrain.base import ASSET_DIR
+
+    source = Path(out) / MODEL_DIR
+    if not (source / "config.json").is_file():
+        raise ConfigError(f"{source} is not a finished pretraining output (no config.json)")
+    with atomic_dir(ASSET_DIR, overwrite=True) as tmp:
+        for path in source.iterdir():
+            shutil.copy2(path, tmp / path.name)
+        report = Path(out) / REPORT
+        if report.is_file():
+            shutil.copy2(report, tmp / "pretrain_report.json")
+    return ASSET_DIR

@@ -1,0 +1,73 @@
+"""The pretraining loop: schedule, deterministic batches, checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from safetensors.torch import load_file
+
+from livr.errors import ConfigError
+from livr.pretrain import train as pt
+
+
+def _config(out, **kw):
+    values = dict(out=str(out), steps=4, batch_size=2, eval_every=2, checkpoint_every=2, pool_size=12,
+                  eval_examples=4, warmup_steps=1, curriculum=[[0, 0], [2, 1]])
+    values.update(kw)
+    return pt.PretrainConfig(**values)
+
+
+def test_schedule_and_curriculum():
+    c = pt.PretrainConfig(out="x", steps=100, warmup_steps=10, decay_share=0.2, learning_rate=1e-3)
+    assert pt.learning_rate(c, 0) == pytest.approx(1e-4)
+    assert pt.learning_rate(c, 50) == pytest.approx(1e-3)
+    assert pt.learning_rate(c, 99) < pt.learning_rate(c, 81) < 1e-3
+    assert [pt.level_at(c, s) for s in (0, 1499, 1500, 3999, 4000)] == [0, 0, 1, 1, 2]
+
+
+def test_batches_depend_only_on_seed_and_step():
+    c = _config("x", replay=0.5)
+    a, b = pt.Pools(c), pt.Pools(c)
+    assert [r["id"] for r in a.batch(3)] == [r["id"] for r in b.batch(3)]
+    assert [r["id"] for r in a.batch(3)] != [r["id"] for r in a.batch(2)]
+
+
+def test_resume_after_a_crash_gives_the_same_model(tmp_path, monkeypatch):
+    straight = pt.pretrain(_config(tmp_path / "straight"), log=lambda _: None)
+
+    real_save = pt.save_checkpoint
+
+    def crash_after_first(out, step, *args, **kwargs):
+        real_save(out, step, *args, **kwargs)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(pt, "save_checkpoint", crash_after_first)
+    with pytest.raises(KeyboardInterrupt):
+        pt.pretrain(_config(tmp_path / "resumed"), log=lambda _: None)
+    monkeypatch.setattr(pt, "save_checkpoint", real_save)
+    with pytest.raises(ConfigError, match="--resume"):
+        pt.pretrain(_config(tmp_path / "resumed"), log=lambda _: None)
+    resumed = pt.pretrain(_config(tmp_path / "resumed"), resume=True, log=lambda _: None)
+
+    a = load_file(str(tmp_path / "straight" / "model" / "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "model" / "model.safetensors"))
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)
+    assert straight["final"] == resumed["final"]
+    lines = [json.loads(x) for x in (tmp_path / "resumed" / "progress.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [2, 4]
+
+
+def test_finished_output_installs_and_loads(tmp_path, monkeypatch):
+    from livr import load_backbone
+    from livr.pretrain import base
+
+    pt.pretrain(_config(tmp_path / "run", steps=1, eval_every=1, checkpoint_every=1), log=lambda _: None)
+    monkeypatch.setattr(base, "ASSET_DIR", tmp_path / "assets" / "livr-tiny")
+    assert pt.install(tmp_path / "run") == tmp_path / "assets" / "livr-tiny"
+    lm = load_backbone("livr-tiny", num_latents=4)
+    assert lm.adapter.family == "qwen2_5_vl" and len(lm.latent_ids) == 4
+    assert lm.processor.image_processor.size.longest_edge == base.MAX_PIXELS  # (max pixels)
+    monkeypatch.setattr(base, "ASSET_DIR", tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match="pretrain-base"):
+        load_backbone("livr-tiny")
