@@ -1,9 +1,8 @@
-"""`livr demo`: a short, real smoke run of the method on a tiny model (no GPU, no network).
+"""`livr smoke`: a short, real smoke run of the method on a tiny model (no GPU, no network).
 
 It generates a small synthetic task, trains a tiny Qwen2.5-VL with K latents for a few steps of
 stage 1 (bottleneck) and stage 2 (standard), and checks the bottleneck's isolation by gradient.
-The full miniature reproduction (zero-shot / Direct SFT / LIVR and probes) replaces this once
-the embedded base model lands.
+The full miniature reproduction (zero-shot / Direct SFT / LIVR and probes) is `livr demo`.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import time
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="a short smoke run of LIVR on a tiny model (CPU, offline)")
+    p = sub.add_parser("smoke", help="a short smoke run of LIVR on a tiny model (CPU, offline)")
     p.add_argument("--task", default="localization", help="synthetic task to train on")
     p.add_argument("--steps", type=int, default=12, help="optimizer steps per stage")
     p.add_argument("--num-latents", type=int, default=16)

@@ -1,0 +1,280 @@
+"""`DemoConfig`: every setting of `livr demo`, its two presets, and loading from YAML and flags.
+
+    config = load_demo_config(full=False, path="my-demo.yaml", overrides={"tasks": "counting,jigsaw"})
+
+Precedence: the preset (`default` or `full`), then the YAML file, then the command line.
+Everything is checked here, before the demo does any work: unknown keys and tasks, sizes, epochs,
+and the training config each run will get (built with `livr.training.config.load_config`, so a
+bad value in `training:` is reported exactly as `livr train` would report it).
+
+Why the default tasks are counting, localization and visual_correspondence: they are one task of
+each kind the paper's Table 1 mixes, and all three are cheap enough for a 10-minute CPU demo:
+
+- counting: open-ended (the model writes a number; random choice 1/9), one image;
+- localization: two-way multiple choice on one image (boxes A and B drawn on it);
+- visual_correspondence: four-way multiple choice over two images (a REF point in the first,
+  points A-D in the second), the multi-image kind, with the paper's largest SFT gains; its
+  attention maps show whether the latents look at the marked points. Jigsaw (three images) would
+  cost half as many image tokens again for the same lesson.
+
+Direct SFT trains `stage1_epochs + stage2_epochs` epochs, so both methods see the data equally
+often (the paper: 10 epochs of SFT against LIVR's 4 + 6). Both use one learning rate: the
+training config has a single `learning_rate`, and each LIVR stage restarts its warm-up and
+cosine schedule as in the paper's Appendix B.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field
+from typing import Any
+
+from livr.data.tasks import TASK_NAMES, TASKS
+from livr.errors import ConfigError
+
+DEFAULT_TASKS = ("counting", "localization", "visual_correspondence")
+METHODS = ("sft", "livr")
+
+# Training-config fields the demo sets itself; `training:` may not override them.
+MANAGED_TRAINING_FIELDS = frozenset({
+    "model", "method", "data", "tasks", "output_dir", "seed", "num_latents", "stage1_epochs",
+    "stage2_epochs", "stage1_mask", "learning_rate", "per_device_train_batch_size",
+    "gradient_accumulation_steps", "warmup_ratio", "eval_batch_size", "max_new_tokens",
+    "disable_tqdm", "report_to",
+})
+
+
+def _help(text: str, **kw) -> Any:
+    return field(metadata={"help": text}, **kw)
+
+
+@dataclass
+class DemoConfig:
+    """One `livr demo`: the data, the two trainings, the evaluations and the pictures."""
+
+    # -- data ------------------------------------------------------------------------------------
+    tasks: list[str] = _help("Tasks, each trained and evaluated on its own (single-task, Table 1).",
+                             default_factory=lambda: list(DEFAULT_TASKS))
+    train_size: int = _help("Training records per task.", default=200)
+    val_size: int = _help("Validation records per task (checkpoint selection by validation accuracy).",
+                          default=40)
+    test_size: int = _help("Test records per task (the table's numbers).", default=100)
+    data_seed: int = _help("Seed of the synthetic data (the same data for every training seed).",
+                           default=0)
+    image_size: int | None = _help("Images are shrunk so that their longer side is at most this "
+                                   "many pixels (null keeps the generator's size).", default=224)
+    # -- model and training ----------------------------------------------------------------------
+    model: str = _help("Base model: livr-tiny, tiny:<family>, a model folder or a hub id.",
+                       default="livr-tiny")
+    seeds: list[int] = _help("Training seeds; several give mean ± std in the table.",
+                             default_factory=lambda: [42])
+    num_latents: int = _help("K, latent tokens of LIVR.", default=16)
+    stage1_epochs: int = _help("LIVR stage 1 (bottleneck mask) epochs.", default=4)
+    stage2_epochs: int = _help("LIVR stage 2 (standard mask) epochs; Direct SFT trains "
+                               "stage1_epochs + stage2_epochs epochs.", default=6)
+    learning_rate: float = _help("Peak learning rate of both methods (and of both LIVR stages).",
+                                 default=1e-4)
+    batch_size: int = _help("Training examples per micro-batch.", default=8)
+    gradient_accumulation_steps: int = _help("Micro-batches per optimizer step.", default=1)
+    warmup_ratio: float = _help("Linear warm-up share of each stage.", default=0.05)
+    training: dict[str, Any] = _help("Any other `livr train` field, for both methods (e.g. lora_r, "
+                                     "max_validation_examples).", default_factory=dict)
+    # -- evaluation and pictures -----------------------------------------------------------------
+    eval_batch_size: int = _help("Prompts per generation batch.", default=16)
+    max_new_tokens: int | None = _help("Generation budget (null: 8 for letters and counts, 128 for "
+                                       "vsp plans).", default=None)
+    probe_limit: int | None = _help("The probes (Sec. 4.4.1) use the first N test records of each "
+                                    "task (null: all).", default=50)
+    probe_sft: bool = _help("Also probe Direct SFT under the bottleneck (its image is then cut off "
+                            "entirely: a text-only baseline for the LIVR probes).", default=True)
+    attention_examples: int = _help("Latent-to-image attention maps per task and seed (0: none).",
+                                    default=4)
+    threads: int | None = _help("torch intra-op threads (null: torch's default).", default=None)
+
+    @property
+    def sft_epochs(self) -> int:
+        return self.stage1_epochs + self.stage2_epochs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def training_overrides(self, method: str, task: str, seed: int, data: str, out: str,
+                           quiet: bool) -> dict[str, Any]:
+        """The `livr train` fields of one run of `method` on `task`."""
+        values: dict[str, Any] = dict(self.training)
+        values.update(
+            model=self.model, method=method, data=data, tasks=[task], output_dir=out, seed=seed,
+            learning_rate=self.learning_rate, per_device_train_batch_size=self.batch_size,
+            gradient_accumulation_steps=self.gradient_accumulation_steps,
+            warmup_ratio=self.warmup_ratio, eval_batch_size=self.eval_batch_size,
+            max_new_tokens=self.max_new_tokens, disable_tqdm=quiet, report_to=["none"],
+        )
+        if method == "livr":
+            values.update(num_latents=self.num_latents, stage1_epochs=self.stage1_epochs,
+                          stage2_epochs=self.stage2_epochs)
+        else:
+            values.update(num_latents=0, stage1_epochs=0, stage2_epochs=self.sft_epochs)
+        return values
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # all ten tasks, the paper's 1k training records per task, three seeds
+    "full": {
+        "tasks": list(TASK_NAMES),
+        "train_size": 1000,
+        "val_size": 100,
+        "test_size": 250,
+        "seeds": [42, 43, 44],
+        "probe_limit": 100,
+    },
+}
+
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(DemoConfig)}
+_HINTS = typing.get_type_hints(DemoConfig)
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def _int_list(name: str, value: Any) -> list[int]:
+    given = value
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = [value]
+    out = []
+    for v in value if isinstance(value, (list, tuple)) else [None]:
+        try:
+            if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
+                raise ValueError
+            out.append(int(v))
+        except (TypeError, ValueError):
+            raise ConfigError(f"expects integers (a list or 'a,b'), got {given!r}") from None
+    return out
+
+
+def _coerce(name: str, value: Any) -> Any:
+    """A YAML or command-line value as the field's type (ConfigError saying what was expected;
+    the caller names the option)."""
+    from livr.data.tasks import parse_task_list
+
+    if name == "tasks":
+        text = ",".join(value) if isinstance(value, (list, tuple)) else str(value)
+        return parse_task_list(text)
+    if name == "seeds":
+        return _int_list(name, value)
+    if name == "training":
+        if not isinstance(value, dict):
+            raise ConfigError(f"expects a mapping of `livr train` field: value, got {value!r}")
+        return {str(k).replace("-", "_"): v for k, v in value.items()}
+    hint = _HINTS[name]
+    optional = type(None) in typing.get_args(hint)
+    base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+    if value is None or (optional and isinstance(value, str) and value.lower() in ("none", "null")):
+        if optional:
+            return None
+        raise ConfigError("may not be empty")
+    try:
+        if base is bool:
+            if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+                return value.lower() in ("true", "yes", "1")
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if isinstance(value, bool):
+            raise ValueError
+        if base is int:
+            if isinstance(value, float) and not value.is_integer():
+                raise ValueError
+            return int(value)
+        if base is float:
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        kind = {bool: "true or false", int: "an integer", float: "a number"}.get(base, "a value")
+        raise ConfigError(f"expects {kind}, got {value!r}") from None
+
+
+def problems(c: DemoConfig) -> list[str]:
+    """Every problem of a demo config (the training configs are checked by `check`)."""
+    out = []
+    if not c.tasks:
+        out.append("tasks is empty; give at least one task")
+    unknown = [t for t in c.tasks if t not in TASKS]
+    if unknown:
+        out.append(f"tasks: unknown task(s) {', '.join(map(repr, unknown))}; known tasks: {', '.join(TASKS)}")
+    for name in ("train_size", "val_size", "test_size", "num_latents", "stage1_epochs", "batch_size",
+                 "gradient_accumulation_steps", "eval_batch_size"):
+        if getattr(c, name) < 1:
+            out.append(f"{name} must be at least 1, got {getattr(c, name)}")
+    for name in ("stage2_epochs", "attention_examples"):
+        if getattr(c, name) < 0:
+            out.append(f"{name} must be at least 0, got {getattr(c, name)}")
+    for name in ("probe_limit", "max_new_tokens", "threads"):
+        value = getattr(c, name)
+        if value is not None and value < 1:
+            out.append(f"{name} must be at least 1 (or null), got {value}")
+    if c.image_size is not None and c.image_size < 28:
+        out.append(f"image_size must be at least 28 pixels (or null), got {c.image_size}")
+    if not c.seeds:
+        out.append("seeds is empty; give at least one training seed")
+    elif len(set(c.seeds)) != len(c.seeds):
+        out.append(f"seeds lists a seed twice: {c.seeds}")
+    if not c.model:
+        out.append("model may not be empty")
+    managed = sorted(MANAGED_TRAINING_FIELDS & set(c.training))
+    if managed:
+        out.append(f"training: {', '.join(managed)} {'is' if len(managed) == 1 else 'are'} set by the demo "
+                   "itself; use the demo's own keys (see `livr demo --help`)")
+    return out
+
+
+def check(c: DemoConfig) -> None:
+    """ConfigError listing every problem, including those of the training configs it implies."""
+    from livr.training.config import load_config
+
+    found = problems(c)
+    if not found:
+        for method in METHODS:
+            try:
+                load_config(None, c.training_overrides(method, c.tasks[0], c.seeds[0], "DATA", "OUT",
+                                                       quiet=True)).resolved()
+            except ConfigError as err:
+                found.append(f"the {method} runs: {err}")
+    if found:
+        if len(found) == 1:
+            raise ConfigError(f"invalid demo config: {found[0]}")
+        raise ConfigError(f"invalid demo config ({len(found)} problems):\n" + "\n".join(f"  - {p}" for p in found))
+
+
+def load_demo_config(*, full: bool = False, path: str | None = None,
+                     overrides: dict[str, Any] | None = None) -> DemoConfig:
+    """The preset, the YAML file (if any), then `overrides` (the command line); checked."""
+    from livr.training.config import read_yaml
+
+    preset = dict(PRESETS["full" if full else "default"])
+    layers = [(preset, "the preset")]
+    if path is not None:
+        layers.append((read_yaml(path), str(path)))
+    layers.append((overrides or {}, "the command line"))
+    values: dict[str, Any] = {}
+    for layer, where in layers:
+        for key, value in layer.items():
+            key = str(key).replace("-", "_")
+            if key not in FIELDS:
+                close = difflib.get_close_matches(key, FIELDS, n=1)
+                raise ConfigError(f"unknown key {key!r} in {where}"
+                                  + (f" (did you mean {close[0]!r}?)" if close else
+                                     f"; known keys: {', '.join(FIELDS)}"))
+            try:
+                values[key] = _coerce(key, value)
+            except ConfigError as err:
+                option = f"--{key}" if where == "the command line" else f"{where}: {key}"
+                text = str(err).removeprefix("--tasks ").removeprefix("--tasks: ")
+                raise ConfigError(f"{option}: {text}") from None
+    config = DemoConfig(**values)
+    check(config)
+    return config

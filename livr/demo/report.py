@@ -1,0 +1,234 @@
+"""The demo's report: Table 1 (via `livr.analysis.report`), the probes of Sec. 4.4.1, and a short
+summary a person can read in the terminal.
+
+    OUT/report.md     settings, the Table 1 layout (Random Choice, Zero-shot, Direct SFT, LIVR,
+                      Δ vs SFT), the probes per task, links to the attention maps
+    OUT/report.json   the table as `livr.analysis.report.build_table` gives it, plus "demo" (the
+                      settings), "probes" (per task and seed) and "attention_maps"
+    OUT/summary.txt   the 5-10 lines printed at the end
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any, Sequence
+
+from livr.analysis.report import TASK_LABELS, build_table, collect, to_markdown
+from livr.evaluation.run import PROBE_FILE
+
+PROBE_COLUMNS = (
+    ("none", "as trained"),
+    ("remove_latents", "latents removed"),
+    ("bottleneck", "bottleneck at test"),
+    ("bottleneck_remove_latents", "bottleneck, no latents"),
+)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    kept = [v for v in values if v is not None]
+    return statistics.fmean(kept) if kept else None
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.2f}"
+
+
+# ----------------------------------------------------------------------------- probes
+
+
+def probe_summary(livr_probes: dict[str, list[Path]], sft_probes: dict[str, list[Path]]) -> dict[str, Any]:
+    """Per task: each probe's accuracy (mean over seeds, and per seed), the answer-to-latent and
+    answer-to-image attention, chance, and Direct SFT under the bottleneck where it was probed.
+    Arguments map task -> probe folders (one per seed)."""
+    tasks: dict[str, Any] = {}
+    for task, folders in livr_probes.items():
+        results = [json.loads((f / PROBE_FILE).read_text()) for f in folders]
+        entry: dict[str, Any] = {
+            "n": results[0]["n"],
+            "seeds": [r.get("seed") for r in results],
+            "random": _mean([r.get("random_per_task", {}).get(task) for r in results]),
+            "accuracy": {name: _mean([r["probes"][name]["accuracy"] for r in results if name in r["probes"]])
+                         for name, _ in PROBE_COLUMNS},
+            "accuracy_per_seed": {name: [r["probes"].get(name, {}).get("accuracy") for r in results]
+                                  for name, _ in PROBE_COLUMNS},
+            "answer_to_latent": _mean([r["attention"]["answer_to_latent"] for r in results]),
+            "answer_to_image": _mean([r["attention"]["answer_to_image"] for r in results]),
+            "sources": [str(f) for f in folders],
+        }
+        sft = [json.loads((f / PROBE_FILE).read_text()) for f in sft_probes.get(task, [])]
+        entry["sft_bottleneck"] = _mean([r["probes"]["bottleneck"]["accuracy"] for r in sft
+                                         if "bottleneck" in r["probes"]]) if sft else None
+        tasks[task] = entry
+    means = {
+        "accuracy": {name: _mean([t["accuracy"][name] for t in tasks.values()]) for name, _ in PROBE_COLUMNS},
+        "random": _mean([t["random"] for t in tasks.values()]),
+        "answer_to_latent": _mean([t["answer_to_latent"] for t in tasks.values()]),
+        "answer_to_image": _mean([t["answer_to_image"] for t in tasks.values()]),
+        "sft_bottleneck": _mean([t["sft_bottleneck"] for t in tasks.values()]),
+    }
+    return {"tasks": tasks, "mean": means}
+
+
+def probes_markdown(probes: dict[str, Any], limit: int | None) -> list[str]:
+    has_sft = any(t["sft_bottleneck"] is not None for t in probes["tasks"].values())
+    header = ["Task", *(label for _, label in PROBE_COLUMNS)]
+    header += ["Direct SFT, bottleneck"] if has_sft else []
+    header += ["Random", "answer→latent attn.", "answer→image attn."]
+    records = f"the first {limit} test records of each task" if limit else "the test records"
+    lines = [
+        "## Probes (Sec. 4.4.1)",
+        "",
+        f"LIVR evaluated four ways on {records} (accuracy, %; mean over seeds): as trained; with its "
+        "latent tokens removed from the prompt (does it rely on them?); under the bottleneck mask at "
+        "test, where the answer sees the image only through the latents (do they carry it?); and "
+        "both (no image pathway left: should fall to chance)."
+        + (" Direct SFT under the bottleneck has no image pathway either: a text-only baseline." if has_sft else ""),
+        "Attention: mean share of the answer tokens' attention on the latent / image tokens "
+        "(over heads, layers and answer positions).",
+        "",
+        "| " + " | ".join(header) + " |",
+        "| --- |" + " ---: |" * (len(header) - 1),
+    ]
+
+    def row(label: str, t: dict[str, Any]) -> str:
+        cells = [_pct(t["accuracy"][name]) for name, _ in PROBE_COLUMNS]
+        cells += [_pct(t["sft_bottleneck"])] if has_sft else []
+        cells += [_pct(t["random"]),
+                  "–" if t["answer_to_latent"] is None else f"{t['answer_to_latent']:.4f}",
+                  "–" if t["answer_to_image"] is None else f"{t['answer_to_image']:.4f}"]
+        return "| " + " | ".join([label, *cells]) + " |"
+
+    for task, t in probes["tasks"].items():
+        lines.append(row(TASK_LABELS.get(task, task), t))
+    if len(probes["tasks"]) > 1:
+        lines.append(row("Mean", probes["mean"]))
+    return lines + [""]
+
+
+def probe_sentence(probes: dict[str, Any], num_latents: int) -> str:
+    m = probes["mean"]
+    a = m["accuracy"]
+    text = (f"Probes (LIVR, mean over tasks): {_pct(a['none'])} as trained, {_pct(a['remove_latents'])} "
+            f"with the latents removed, {_pct(a['bottleneck'])} under the bottleneck at test, "
+            f"{_pct(a['bottleneck_remove_latents'])} with no image pathway (chance {_pct(m['random'])})")
+    if m["answer_to_latent"] is not None:
+        text += f"; answers put {100 * m['answer_to_latent']:.1f}% of their attention on the {num_latents} latents"
+    return text + "."
+
+
+# ----------------------------------------------------------------------------- table 1
+
+
+def _rows(table: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The Random Choice row and the block's rows of the base model, by method."""
+    rows = {"random": table["random"]}
+    for block in table["blocks"]:
+        for row in block["rows"]:
+            if row["kind"] == "method" and row["probe"] == "none" and not row["multi_task"]:
+                rows.setdefault(row["method"], row)
+            elif row["kind"] == "delta":
+                rows.setdefault("delta", row)
+    return rows
+
+
+def compact_table(table: dict[str, Any]) -> list[str]:
+    """Random Choice, Zero-shot, Direct SFT and LIVR as fixed-width text, percentages."""
+    tasks = table["tasks"]
+    rows = _rows(table)
+    labels = [table["task_labels"][t] for t in tasks] + ["Mean"]
+    widths = [max(6, len(label)) for label in labels]
+    lines = ["".ljust(14) + "  ".join(label.rjust(w) for label, w in zip(labels, widths))]
+    for key, name in (("random", "Random Choice"), ("zero_shot", "Zero-shot"), ("sft", "Direct SFT"),
+                      ("livr", "LIVR")):
+        row = rows.get(key)
+        if row is None:
+            continue
+        values = [row["cells"].get(t, {}).get("mean") for t in tasks] + [(row["mean"] or {}).get("mean")]
+        lines.append(name.ljust(14) + "  ".join(_pct(v).rjust(w) for v, w in zip(values, widths)))
+    return lines
+
+
+def verdict(table: dict[str, Any]) -> str:
+    rows = _rows(table)
+    delta = rows.get("delta")
+    if delta is None or delta["mean"] is None:
+        return "No LIVR / Direct SFT pair to compare."
+    diff = 100 * delta["mean"]["mean"]
+    wins = sum(1 for c in delta["cells"].values() if c["mean"] > 0)
+    n = len(delta["cells"])
+    if abs(diff) < 0.005:
+        head = "LIVR and Direct SFT tie on the mean"
+    elif diff > 0:
+        head = f"LIVR beats Direct SFT on the mean by {diff:+.2f} points"
+    else:
+        head = f"LIVR trails Direct SFT on the mean by {diff:+.2f} points"
+    return f"{head} (better on {wins} of {n} task{'s' if n != 1 else ''})."
+
+
+# ----------------------------------------------------------------------------- the files
+
+
+def duration(seconds: float) -> str:
+    if seconds < 9.95:
+        return f"{seconds:.1f} s"
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _epochs(n: int) -> str:
+    return f"{n} epoch{'s' if n != 1 else ''}"
+
+
+def build_report(*, settings: dict[str, Any], out: Path, table_inputs: list[Path],
+                 livr_probes: dict[str, list[Path]], sft_probes: dict[str, list[Path]],
+                 attention_maps: list[Path], compute_seconds: float) -> tuple[str, dict[str, Any], str]:
+    """(report.md text, report.json data, summary.txt text)."""
+    table = build_table(collect(table_inputs))
+    probes = probe_summary(livr_probes, sft_probes) if livr_probes else None
+    seeds = settings["seeds"]
+    sizes = f"{settings['train_size']} / {settings['val_size']} / {settings['test_size']}"
+    md = [
+        "# livr demo",
+        "",
+        f"Base model `{settings['model']}`; tasks {', '.join(table['tasks'])}, each fine-tuned on its own; "
+        f"train / validation / test records per task {sizes}; seed{'s' if len(seeds) > 1 else ''} "
+        f"{', '.join(map(str, seeds))}. Direct SFT: {_epochs(settings['stage1_epochs'] + settings['stage2_epochs'])}"
+        f"; LIVR: {_epochs(settings['stage1_epochs'])} under the bottleneck mask, then "
+        f"{settings['stage2_epochs']} standard, with K={settings['num_latents']} latent tokens; learning "
+        f"rate {settings['learning_rate']:g}, checkpoint chosen by validation accuracy.",
+        "",
+        to_markdown(table).replace("# Results", "## Results (Table 1 layout)", 1)
+        .replace("\n## Inputs\n", "\n### Inputs\n", 1).rstrip(),
+        "",
+    ]
+    if probes:
+        md += probes_markdown(probes, settings.get("probe_limit"))
+    if attention_maps:
+        md += ["## Latent-to-image attention maps (Fig. 3)", ""]
+        md += [f"- [{p.relative_to(out).parent}]({p.relative_to(out)})" for p in attention_maps]
+        md.append("")
+    md += [f"Computing time: {duration(compute_seconds)} (all steps, over every call of `livr demo`).", ""]
+
+    data = {**table, "demo": {"settings": settings, "compute_seconds": round(compute_seconds, 2)},
+            "probes": probes, "attention_maps": [str(p) for p in attention_maps]}
+
+    summary = [f"livr demo: {settings['model']}, {len(table['tasks'])} task(s), "
+               f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; test accuracy (%):"]
+    summary += ["  " + line for line in compact_table(table)]
+    summary.append(verdict(table))
+    if probes:
+        summary.append(probe_sentence(probes, settings["num_latents"]))
+    files = f"Report: {out / 'report.md'} (and report.json)"
+    if attention_maps:
+        files += f"; attention maps: {out / 'attention'}/*/*/index.html"
+    summary.append(files + ".")
+    summary.append(f"Computing time: {duration(compute_seconds)}.")
+    return "\n".join(md) + "\n", data, "\n".join(summary) + "\n"

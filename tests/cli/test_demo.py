@@ -1,0 +1,219 @@
+"""`livr demo` end to end on a random-init tiny model: the report, reuse of finished steps, resume
+of an interrupted training, redoing a deleted result, and the errors that must come before any work.
+
+One demo folder is made once for the module (interrupted in LIVR's stage 2 on the second task, then
+completed); the tests read it, and those that change it leave it complete with the same settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+TINY = {
+    "tasks": ["counting", "localization"],
+    "train_size": 4, "val_size": 2, "test_size": 2, "image_size": 56,
+    "num_latents": 4, "stage1_epochs": 1, "stage2_epochs": 1,
+    "learning_rate": 1e-3, "batch_size": 4, "warmup_ratio": 0,
+    "eval_batch_size": 4, "max_new_tokens": 2, "probe_limit": 2, "attention_examples": 1,
+    "threads": 1, "training": {"logging_steps": 1},
+}
+MODEL = "tiny:qwen2_5_vl"
+
+
+def write_config(folder: Path, name: str = "tiny.yaml", **changes) -> str:
+    path = folder / name
+    path.write_text(yaml.safe_dump({**TINY, **changes}))
+    return str(path)
+
+
+def call(*argv: str) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of `livr demo ARGV`, in this process."""
+    from livr.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main(["demo", *argv])
+    return rc, out.getvalue(), err.getvalue()
+
+
+def step_lines(stderr: str) -> dict[str, str]:
+    """Progress lines by step label: 'reused' or 'ran'."""
+    found = {}
+    for line in stderr.splitlines():
+        if line.startswith("[") and "] " in line:
+            label = line.split("] ", 1)[1]
+            if label.endswith(": done before, reused"):
+                found[label.removesuffix(": done before, reused")] = "reused"
+            elif " ... " in label:
+                found[label.split(" ... ", 1)[0]] = "ran"
+    return found
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A finished demo folder, made in two calls: the first is interrupted in LIVR's stage 2 on
+    localization (as Ctrl-C would), the second completes it."""
+    from livr.training import run as training_run
+
+    folder = tmp_path_factory.mktemp("demo")
+    config = write_config(folder)
+    out = folder / "out"
+    original = training_run._Session._run_stage
+
+    def interrupted(self, stage, *args, **kwargs):
+        if stage == 2 and self.config.method == "livr" and self.config.tasks == ["localization"]:
+            raise KeyboardInterrupt
+        return original(self, stage, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(training_run._Session, "_run_stage", interrupted)
+        first = call("--config", config, "--model", MODEL, "--out", str(out), "--quiet")
+    report_after_first = (out / "report.md").exists()
+    second = call("--config", config, "--model", MODEL, "--out", str(out), "--quiet")
+    return {"out": out, "config": config, "first": first, "second": second,
+            "report_after_first": report_after_first}
+
+
+def test_report_has_the_table_1_rows_and_the_probes(demo):
+    rc, stdout, _ = demo["second"]
+    assert rc == 0
+    out = demo["out"]
+    md = (out / "report.md").read_text()
+    for row in ("| Random Choice |", "| Zero-shot |", "| Direct SFT |", "| **LIVR** |", "| Δ vs SFT |"):
+        assert row in md
+    assert "## Probes (Sec. 4.4.1)" in md and "| Counting |" in md and "| Local. |" in md
+    data = json.loads((out / "report.json").read_text())
+    assert data["tasks"] == ["counting", "localization"]
+    methods = [r["method"] for r in data["blocks"][0]["rows"] if r["kind"] == "method"]
+    assert methods == ["zero_shot", "sft", "livr"]
+    assert set(data["probes"]["tasks"]) == {"counting", "localization"}
+    for task in ("counting", "localization"):
+        probe = data["probes"]["tasks"][task]
+        assert set(probe["accuracy"]) == {"none", "remove_latents", "bottleneck", "bottleneck_remove_latents"}
+        assert probe["answer_to_latent"] > 0
+        assert (out / "attention" / task / "livr-seed42" / "index.html").is_file()
+    summary = (out / "summary.txt").read_text()
+    assert 5 <= len(summary.splitlines()) <= 10
+    assert summary in stdout and "LIVR" in summary and "report.md" in summary
+
+
+def test_interrupted_demo_is_completed_by_the_next_call(demo):
+    rc, _, err = demo["first"]
+    assert rc == 130 and "interrupted" in err
+    assert not demo["report_after_first"]
+    lines = step_lines(demo["second"][2])
+    # what the first call finished is reused; the interrupted training continues from stage 1
+    assert lines["train sft on counting (seed 42)"] == "reused"
+    assert lines["train livr on counting (seed 42)"] == "reused"
+    assert lines["train sft on localization (seed 42)"] == "reused"
+    assert lines["train livr on localization (seed 42)"] == "ran"
+    assert "resuming stage 1" in (demo["out"] / "demo.log").read_text()
+    assert (demo["out"] / "runs" / "localization" / "livr-seed42" / "metrics.json").is_file()
+
+
+def test_running_again_does_no_work(demo):
+    out = demo["out"]
+    markers = sorted(out.glob("runs/*/*/metrics.json")) + sorted(out.glob("probes/*/*/probe.json"))
+    before = {p: p.stat().st_mtime_ns for p in markers}
+    rc, stdout, err = call("--config", demo["config"], "--model", MODEL, "--out", str(out), "--quiet")
+    assert rc == 0
+    lines = step_lines(err)
+    assert len(lines) == 15 and set(lines.values()) == {"reused"}
+    assert {p: p.stat().st_mtime_ns for p in markers} == before
+    assert "0 step(s) run" in stdout
+
+
+def test_a_deleted_result_is_redone_with_what_depends_on_it(demo):
+    out = demo["out"]
+    (out / "runs" / "counting" / "sft-seed42" / "metrics.json").unlink()
+    rc, _, err = call("--config", demo["config"], "--model", MODEL, "--out", str(out), "--quiet")
+    assert rc == 0
+    ran = {label for label, state in step_lines(err).items() if state == "ran"}
+    assert ran == {"train sft on counting (seed 42)", "probe sft under the bottleneck on counting (seed 42)",
+                   "write the report"}
+    assert (out / "runs" / "counting" / "sft-seed42" / "metrics.json").is_file()
+
+
+def test_a_changed_setting_is_an_error_unless_overwrite(demo, tmp_path):
+    out = demo["out"]
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "steps").iterdir()}
+    changed = write_config(tmp_path, learning_rate=2e-3)
+    rc, _, err = call("--config", changed, "--model", MODEL, "--out", str(out), "--quiet")
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "other settings" in err and "learning_rate" in err and "--overwrite" in err
+    assert {p: p.stat().st_mtime_ns for p in (out / "steps").iterdir()} == stamps
+
+    # --overwrite redoes only the steps whose settings changed (here: the attention maps)
+    more_maps = write_config(tmp_path, "maps.yaml", attention_examples=2)
+    rc, _, err = call("--config", more_maps, "--model", MODEL, "--out", str(out), "--quiet", "--overwrite")
+    assert rc == 0
+    ran = {label for label, state in step_lines(err).items() if state == "ran"}
+    assert ran == {"draw attention maps of livr on counting (seed 42)",
+                   "draw attention maps of livr on localization (seed 42)", "write the report"}
+    maps = json.loads((out / "attention" / "counting" / "livr-seed42" / "attention.json").read_text())
+    assert len(maps["examples"]) == 2
+    rc, _, _ = call("--config", demo["config"], "--model", MODEL, "--out", str(out), "--quiet", "--overwrite")
+    assert rc == 0  # back to the module's settings
+
+
+def test_unknown_task_is_refused_before_any_work(tmp_path):
+    out = tmp_path / "out"
+    rc, _, err = call("--tasks", "counting,colour_naming", "--model", MODEL, "--out", str(out))
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1
+    assert "colour_naming" in err and "known tasks" in err and "localization" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("where", ["under_a_file", "a_file"])
+def test_unwritable_out_is_refused_before_any_work(tmp_path, where):
+    blocker = tmp_path / "notes.txt"
+    blocker.write_text("not a folder")
+    out = blocker / "demo" if where == "under_a_file" else blocker
+    rc, _, err = call("--config", write_config(tmp_path), "--model", MODEL, "--out", str(out))
+    assert rc == 2
+    assert len(err.strip().splitlines()) == 1 and str(out) in err
+    assert blocker.read_text() == "not a folder"
+
+
+def test_presets_and_config_checks(tmp_path):
+    from livr.data.tasks import TASK_NAMES, TASKS
+    from livr.demo.config import load_demo_config
+    from livr.errors import ConfigError
+
+    default = load_demo_config()
+    assert len(default.tasks) >= 3
+    kinds = {(TASKS[t].answer_kind, TASKS[t].num_images > 1) for t in default.tasks}
+    assert len(kinds) >= 3  # open-ended, one-image choice, multi-image choice
+    assert default.sft_epochs == default.stage1_epochs + default.stage2_epochs == 10
+    full = load_demo_config(full=True)
+    assert full.tasks == list(TASK_NAMES) and full.seeds == [42, 43, 44]
+    assert full.train_size > default.train_size
+    # flags win over the file, which wins over the preset
+    path = write_config(tmp_path, seeds=[1, 2])
+    config = load_demo_config(path=path, overrides={"seeds": "7"})
+    assert config.seeds == [7] and config.train_size == TINY["train_size"]
+
+    with pytest.raises(ConfigError, match="unknown key 'train_sise'.*train_size"):
+        load_demo_config(overrides={"train_sise": 3})
+    with pytest.raises(ConfigError, match="training: learning_rate is set by the demo"):
+        load_demo_config(overrides={"training": {"learning_rate": 1.0}})
+    with pytest.raises(ConfigError, match="lora_r must be > 0"):
+        load_demo_config(overrides={"training": {"lora_r": 0}})
+    with pytest.raises(ConfigError, match="--seeds: expects integers"):
+        load_demo_config(overrides={"seeds": "4,x"})
+
+
+def test_the_smoke_run_is_now_livr_smoke():
+    from livr.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["smoke", "--help"])
+    assert exit_info.value.code == 0
