@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 from livr.errors import ConfigError
 from livr.evaluation.probes import PROBES, Probe, get_probe, probe_model
-from livr.io import atomic_dir, atomic_write_text
+from livr.io import atomic_dir
 
 EVAL_FILE = "eval.json"
 PREDICTIONS_FILE = "predictions.jsonl"
@@ -211,5 +211,5 @@ def run_probes(model, records: Sequence[dict], out: str | Path, *, data: str, sp
         for name, (report, rows) in reports.items():
             write_eval_folder(tmp / name, report, rows, overwrite=False)
         (tmp / PROBE_FILE).write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-        atomic_write_text(tmp / "probe.md", _probe_table(result))
+        (tmp / "probe.md").write_text(_probe_table(result))
     return result
