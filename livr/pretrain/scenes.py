@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 from livr.data.synth._common import (
     outline_for,
     pick_photo,
+    place_discs,
     random_colour,
     random_view,
     scale_colour,
@@ -218,26 +219,14 @@ def place(
 
 
 def _place_once(objs, size, rng, regions, gap) -> bool:
-    centres = np.zeros((len(objs), 2))
     radii = np.array([o.r for o in objs])
-    for i, (o, reg) in enumerate(zip(objs, regions)):
+    bounds = []
+    for o, reg in zip(objs, regions):
         x0, y0, x1, y1 = region_box(reg, size)
-        lo = np.array([x0 + o.r + 1, y0 + o.r + 1])
-        hi = np.array([x1 - o.r - 1, y1 - o.r - 1])
-        if np.any(hi < lo):
-            return False
-        for _ in range(8):
-            cand = rng.uniform(lo, hi, size=(32, 2))
-            if i:
-                d = np.linalg.norm(cand[:, None, :] - centres[None, :i], axis=2)
-                ok = np.all(d >= radii[None, :i] + o.r + gap, axis=1)
-            else:
-                ok = np.ones(len(cand), bool)
-            if ok.any():
-                centres[i] = cand[np.argmax(ok)]
-                break
-        else:
-            return False
+        bounds.append((np.array([x0 + o.r + 1, y0 + o.r + 1]), np.array([x1 - o.r - 1, y1 - o.r - 1])))
+    centres = place_discs(radii, bounds, gap, rng, candidates=32)
+    if centres is None:
+        return False
     for o, (x, y) in zip(objs, centres):
         o.cx, o.cy = float(x), float(y)
     return True

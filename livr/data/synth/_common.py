@@ -344,6 +344,33 @@ def draw_point_mark(
     img.paste(text, (int(round(tx)), int(round(ty))), text)
 
 
+def place_discs(radii: np.ndarray, bounds, gap: float, rng: np.random.Generator,
+                candidates: int) -> np.ndarray | None:
+    """Centres for non-overlapping discs, or None if one does not fit.
+
+    Disc i (radius radii[i]) is centred inside bounds[i] = (low_xy, high_xy) and kept at least
+    `gap` from the discs before it: up to 8 rounds of `candidates` uniform draws, the first
+    draw that fits wins. An empty box (high < low) fails at once, before any draw for it.
+    """
+    centres = np.zeros((len(radii), 2))
+    for i, (r, (lo, hi)) in enumerate(zip(radii, bounds)):
+        if np.any(np.asarray(hi) < np.asarray(lo)):
+            return None
+        for _ in range(8):
+            cand = rng.uniform(lo, hi, size=(candidates, 2))
+            if i:
+                d = np.linalg.norm(cand[:, None, :] - centres[None, :i], axis=2)
+                ok = np.all(d >= radii[None, :i] + r + gap, axis=1)
+            else:
+                ok = np.ones(len(cand), bool)
+            if ok.any():
+                centres[i] = cand[np.argmax(ok)]
+                break
+        else:
+            return None
+    return centres
+
+
 def rects_overlap(a, b) -> bool:
     """Whether rectangles a and b (x0, y0, x1, y1) overlap."""
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]

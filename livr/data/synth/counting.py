@@ -16,7 +16,15 @@ from PIL import ImageDraw
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import make_record
-from livr.data.synth._common import COLOURS, balanced, outline_for, pick_photo, random_view, shape_polygon
+from livr.data.synth._common import (
+    COLOURS,
+    balanced,
+    outline_for,
+    pick_photo,
+    place_discs,
+    random_view,
+    shape_polygon,
+)
 
 TASK = "counting"
 SHAPES = ("circle", "square", "triangle", "star")
@@ -31,21 +39,8 @@ def polygon_box(pts: np.ndarray, width: int, height: int) -> list[int]:
 
 def _place(radii: np.ndarray, width: int, height: int, gap: float, rng) -> np.ndarray | None:
     """Centres for non-overlapping discs of the given radii inside the image, or None."""
-    centres = np.zeros((len(radii), 2))
-    for i, r in enumerate(radii):
-        for _ in range(8):
-            cand = rng.uniform([r + 2, r + 2], [width - r - 2, height - r - 2], size=(64, 2))
-            if i:
-                d = np.linalg.norm(cand[:, None, :] - centres[None, :i], axis=2)
-                ok = np.all(d >= radii[None, :i] + r + gap, axis=1)
-            else:
-                ok = np.ones(len(cand), bool)
-            if ok.any():
-                centres[i] = cand[np.argmax(ok)]
-                break
-        else:
-            return None
-    return centres
+    bounds = [([r + 2, r + 2], [width - r - 2, height - r - 2]) for r in radii]
+    return place_discs(radii, bounds, gap, rng, candidates=64)
 
 
 def _distractor_kinds(shape: str, colour: str, k: int, rng) -> list[tuple[str, str]]:
