@@ -33,6 +33,7 @@ from typing import Any
 
 from livr.data.tasks import TASK_NAMES, TASKS
 from livr.errors import ConfigError
+from livr.training.config import METHODS as TRAINING_METHODS
 
 DEFAULT_TASKS = ("counting", "localization", "visual_correspondence")
 METHODS = ("sft", "livr")
@@ -44,6 +45,10 @@ MANAGED_TRAINING_FIELDS = frozenset({
     "gradient_accumulation_steps", "warmup_ratio", "eval_batch_size", "max_new_tokens",
     "disable_tqdm", "report_to",
 })
+
+
+# ... of which an ablation run may set these
+ABLATION_FIELDS = frozenset({"method", "num_latents", "stage1_epochs", "stage2_epochs", "stage1_mask"})
 
 
 def _help(text: str, **kw) -> Any:
@@ -93,6 +98,13 @@ class DemoConfig:
     attention_examples: int = _help("Latent-to-image attention maps per task and seed (0: none).",
                                     default=4)
     threads: int | None = _help("torch intra-op threads (null: torch's default).", default=None)
+    # -- ablations -------------------------------------------------------------------------------
+    ablations: dict[str, dict[str, Any]] = _help(
+        "Extra runs for the ablation tables (the paper's Tables 3 and 4): name -> `livr train` fields "
+        "(method, num_latents, stage1_epochs, stage2_epochs, stage1_mask, latent_position ...). Unset "
+        "fields follow the demo (K, the 4:6 split, or all epochs in stage 2 for a method without one). "
+        "Each is trained on every task and seed, like Direct SFT and LIVR; those with latents are "
+        "probed too.", default_factory=dict)
 
     @property
     def sft_epochs(self) -> int:
@@ -101,22 +113,43 @@ class DemoConfig:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
-    def training_overrides(self, method: str, task: str, seed: int, data: str, out: str,
+    @property
+    def runs(self) -> list[str]:
+        """Every run name per task and seed: sft, livr, then the ablations."""
+        return [*METHODS, *self.ablations]
+
+    def run_fields(self, run: str) -> dict[str, Any]:
+        """method, K and epochs of run `run` (sft, livr or an ablation's name)."""
+        if run == "sft":
+            return dict(method="sft", num_latents=0, stage1_epochs=0, stage2_epochs=self.sft_epochs)
+        if run == "livr":
+            return dict(method="livr", num_latents=self.num_latents, stage1_epochs=self.stage1_epochs,
+                        stage2_epochs=self.stage2_epochs)
+        spec = dict(self.ablations[run])
+        method = TRAINING_METHODS[spec["method"]]
+        values: dict[str, Any] = dict(num_latents=self.num_latents if method.latents else 0)
+        if method.stage1_mask:
+            values.update(stage1_epochs=self.stage1_epochs, stage2_epochs=self.stage2_epochs)
+        else:
+            values.update(stage1_epochs=0, stage2_epochs=self.sft_epochs)
+        values.update(spec)
+        return values
+
+    def has_latents(self, run: str) -> bool:
+        return self.run_fields(run)["num_latents"] > 0
+
+    def training_overrides(self, run: str, task: str, seed: int, data: str, out: str,
                            quiet: bool) -> dict[str, Any]:
-        """The `livr train` fields of one run of `method` on `task`."""
+        """The `livr train` fields of one run (sft, livr or an ablation) on `task`."""
         values: dict[str, Any] = dict(self.training)
         values.update(
-            model=self.model, method=method, data=data, tasks=[task], output_dir=out, seed=seed,
+            model=self.model, data=data, tasks=[task], output_dir=out, seed=seed,
             learning_rate=self.learning_rate, per_device_train_batch_size=self.batch_size,
             gradient_accumulation_steps=self.gradient_accumulation_steps,
             warmup_ratio=self.warmup_ratio, eval_batch_size=self.eval_batch_size,
             max_new_tokens=self.max_new_tokens, disable_tqdm=quiet, report_to=["none"],
         )
-        if method == "livr":
-            values.update(num_latents=self.num_latents, stage1_epochs=self.stage1_epochs,
-                          stage2_epochs=self.stage2_epochs)
-        else:
-            values.update(num_latents=0, stage1_epochs=0, stage2_epochs=self.sft_epochs)
+        values.update(self.run_fields(run))
         return values
 
 
@@ -171,6 +204,10 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError(f"expects a mapping of `livr train` field: value, got {value!r}")
         return {str(k).replace("-", "_"): v for k, v in value.items()}
+    if name == "ablations":
+        if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+            raise ConfigError(f"expects a mapping of run name: {{method: ..., other `livr train` fields}}, got {value!r}")
+        return {str(k): {str(f).replace("-", "_"): v for f, v in spec.items()} for k, spec in value.items()}
     hint = _HINTS[name]
     optional = type(None) in typing.get_args(hint)
     base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
@@ -226,6 +263,16 @@ def problems(c: DemoConfig) -> list[str]:
         out.append(f"seeds lists a seed twice: {c.seeds}")
     if not c.model:
         out.append("model may not be empty")
+    for name, spec in c.ablations.items():
+        if name in METHODS or not name.replace("_", "").isalnum():
+            out.append(f"ablations: run name {name!r} must be letters, digits and '_', and not sft or livr")
+        if spec.get("method") not in TRAINING_METHODS:
+            out.append(f"ablations: {name}: method {spec.get('method')!r} is unknown; choose one of "
+                       f"{', '.join(TRAINING_METHODS)}")
+        fixed = sorted((MANAGED_TRAINING_FIELDS - ABLATION_FIELDS) & set(spec))
+        if fixed:
+            out.append(f"ablations: {name}: {', '.join(fixed)} {'is' if len(fixed) == 1 else 'are'} set by the "
+                       "demo itself")
     managed = sorted(MANAGED_TRAINING_FIELDS & set(c.training))
     if managed:
         out.append(f"training: {', '.join(managed)} {'is' if len(managed) == 1 else 'are'} set by the demo "
@@ -239,12 +286,12 @@ def check(c: DemoConfig) -> None:
 
     found = problems(c)
     if not found:
-        for method in METHODS:
+        for run in c.runs:
             try:
-                load_config(None, c.training_overrides(method, c.tasks[0], c.seeds[0], "DATA", "OUT",
+                load_config(None, c.training_overrides(run, c.tasks[0], c.seeds[0], "DATA", "OUT",
                                                        quiet=True)).resolved()
             except ConfigError as err:
-                found.append(f"the {method} runs: {err}")
+                found.append(f"the {run} runs: {err}")
     if found:
         if len(found) == 1:
             raise ConfigError(f"invalid demo config: {found[0]}")

@@ -118,6 +118,77 @@ def probe_sentence(probes: dict[str, Any], num_latents: int) -> str:
     return text + "."
 
 
+# ----------------------------------------------------------------------------- ablations
+
+
+def _mean_std(values: list[float]) -> dict[str, Any]:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
+            "n": len(values)}
+
+
+def _mean_std_text(cell: dict[str, Any] | None) -> str:
+    if cell is None:
+        return "–"
+    text = f"{100 * cell['mean']:.2f}"
+    return text + (f" ± {100 * cell['std']:.2f}" if cell["std"] is not None else "")
+
+
+def ablation_summary(runs: dict[str, dict[str, list[Path]]], probes: dict[str, dict[str, list[Path]]],
+                     fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Per run (livr and each ablation): test accuracy per task (mean ± std over seeds) and the
+    mean over tasks per seed, then its mean ± std; for runs with latents the probes, mean over
+    tasks and seeds. Arguments map run -> task -> folders (one per seed)."""
+    from livr.training.run import METRICS_FILE
+
+    out: dict[str, Any] = {}
+    for name, tasks in runs.items():
+        per_task = {t: [json.loads((f / METRICS_FILE).read_text())["test_accuracy"] for f in folders]
+                    for t, folders in tasks.items()}
+        per_seed_means = [statistics.fmean(v[i] for v in per_task.values())
+                          for i in range(min(len(v) for v in per_task.values()))]
+        entry: dict[str, Any] = {"fields": fields.get(name, {}),
+                                 "tasks": {t: _mean_std(v) for t, v in per_task.items()},
+                                 "mean": _mean_std(per_seed_means), "probes": None}
+        if name in probes:
+            results = [json.loads((f / PROBE_FILE).read_text()) for folders in probes[name].values()
+                       for f in folders]
+            entry["probes"] = {
+                "accuracy": {p: _mean([r["probes"][p]["accuracy"] for r in results if p in r["probes"]])
+                             for p, _ in PROBE_COLUMNS},
+                "answer_to_latent": _mean([r["attention"]["answer_to_latent"] for r in results]),
+                "random": _mean([r.get("random_accuracy") for r in results]),
+            }
+        out[name] = entry
+    return out
+
+
+def ablations_markdown(summary: dict[str, Any], tasks: list[str]) -> list[str]:
+    def describe(f: dict[str, Any]) -> str:
+        return (f"{f.get('method', 'livr')}, K={f.get('num_latents', 0)}, "
+                f"{f.get('stage1_epochs', 0)}+{f.get('stage2_epochs', 0)} epochs"
+                + (f", stage-1 mask {f['stage1_mask']}" if f.get("stage1_mask") else ""))
+
+    header = ["Run", "Setting", *(TASK_LABELS.get(t, t) for t in tasks), "Mean"]
+    lines = ["## Ablations (Tables 3 and 4)", "",
+             "Test accuracy (%), mean ± standard deviation over seeds; Mean: over tasks per seed, then "
+             "over seeds. `livr` is the main LIVR run.", "",
+             "| " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * (len(header) - 2)]
+    for name, e in summary.items():
+        cells = [_mean_std_text(e["tasks"].get(t)) for t in tasks] + [_mean_std_text(e["mean"])]
+        lines.append("| " + " | ".join([name, describe(e["fields"]), *cells]) + " |")
+    probed = {name: e for name, e in summary.items() if e["probes"]}
+    if probed:
+        lines += ["", "Probes of the runs with latents (accuracy %, mean over tasks and seeds):", "",
+                  "| Run | " + " | ".join(label for _, label in PROBE_COLUMNS) + " | Random | answer→latent attn. |",
+                  "| --- |" + " ---: |" * (len(PROBE_COLUMNS) + 2)]
+        for name, e in probed.items():
+            p = e["probes"]
+            att = "–" if p["answer_to_latent"] is None else f"{p['answer_to_latent']:.4f}"
+            lines.append("| " + " | ".join([name, *(_pct(p["accuracy"][k]) for k, _ in PROBE_COLUMNS),
+                                             _pct(p["random"]), att]) + " |")
+    return lines + [""]
+
+
 # ----------------------------------------------------------------------------- table 1
 
 
@@ -189,9 +260,13 @@ def _epochs(n: int) -> str:
 
 def build_report(*, settings: dict[str, Any], out: Path, table_inputs: list[Path],
                  livr_probes: dict[str, list[Path]], sft_probes: dict[str, list[Path]],
-                 attention_maps: list[Path], compute_seconds: float) -> tuple[str, dict[str, Any], str]:
+                 attention_maps: list[Path], compute_seconds: float,
+                 ablations: dict[str, dict[str, list[Path]]] | None = None,
+                 ablation_probes: dict[str, dict[str, list[Path]]] | None = None,
+                 ablation_fields: dict[str, dict[str, Any]] | None = None) -> tuple[str, dict[str, Any], str]:
     """(report.md text, report.json data, summary.txt text)."""
     table = build_table(collect(table_inputs))
+    ablation = ablation_summary(ablations, ablation_probes or {}, ablation_fields or {}) if ablations else None
     probes = probe_summary(livr_probes, sft_probes) if livr_probes else None
     seeds = settings["seeds"]
     sizes = f"{settings['train_size']} / {settings['val_size']} / {settings['test_size']}"
@@ -211,6 +286,8 @@ def build_report(*, settings: dict[str, Any], out: Path, table_inputs: list[Path
     ]
     if probes:
         md += probes_markdown(probes, settings.get("probe_limit"))
+    if ablation:
+        md += ablations_markdown(ablation, table["tasks"])
     if attention_maps:
         md += ["## Latent-to-image attention maps (Fig. 3)", ""]
         md += [f"- [{p.relative_to(out).parent}]({p.relative_to(out)})" for p in attention_maps]
@@ -218,7 +295,9 @@ def build_report(*, settings: dict[str, Any], out: Path, table_inputs: list[Path
     md += [f"Computing time: {duration(compute_seconds)} (all steps, over every call of `livr demo`).", ""]
 
     data = {**table, "demo": {"settings": settings, "compute_seconds": round(compute_seconds, 2)},
-            "probes": probes, "attention_maps": [str(p) for p in attention_maps]}
+            "probes": probes,
+            "ablations": [{"run": name, **e} for name, e in ablation.items()] if ablation else None,
+            "attention_maps": [str(p) for p in attention_maps]}
 
     summary = [f"livr demo: {settings['model']}, {len(table['tasks'])} task(s), "
                f"seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))}; test accuracy (%):"]

@@ -159,29 +159,28 @@ class Demo:
         for task in c.tasks:
             for seed in c.seeds:
                 runs = {}
-                for method in ("sft", "livr"):
-                    key = f"train-{method}-{task}-seed{seed}"
-                    out = self.run_dir(task, method, seed)
+                for name in c.runs:
+                    key = f"train-{name}-{task}-seed{seed}"
+                    out = self.run_dir(task, name, seed)
                     config = load_config(None, c.training_overrides(
-                        method, task, seed, str(self.data_dir(task)), str(out), self.quiet)).resolved()
+                        name, task, seed, str(self.data_dir(task)), str(out), self.quiet)).resolved()
                     settings = {"data": data[task],
                                 "config": {k: v for k, v in config.to_dict().items()
                                            if k not in RESUME_FREE and k != "data"}}
-                    runs[method] = (key, settings)
-                    steps.append(Step(key, f"train {method} on {task} (seed {seed})", out, ("metrics.json",),
+                    runs[name] = (key, settings)
+                    steps.append(Step(key, f"train {name} on {task} (seed {seed})", out, ("metrics.json",),
                                       settings, self._train, deps=(f"data-{task}",), info={"config": config}))
-                probes = [("livr", None)] + ([("sft", list(SFT_PROBES))] if c.probe_sft else [])
-                for method, names in probes:
-                    key, run_settings = runs[method]
+                for name, probes in self.probed_runs():
+                    key, run_settings = runs[name]
                     steps.append(Step(
-                        f"probe-{method}-{task}-seed{seed}",
-                        f"probe {method} on {task} (seed {seed})" if names is None else
-                        f"probe {method} under the bottleneck on {task} (seed {seed})",
-                        self.probe_dir(task, method, seed), ("probe.json",),
-                        {"run": run_settings, "probes": names or "all", "limit": c.probe_limit,
+                        f"probe-{name}-{task}-seed{seed}",
+                        f"probe {name} on {task} (seed {seed})" if probes is None else
+                        f"probe {name} under the bottleneck on {task} (seed {seed})",
+                        self.probe_dir(task, name, seed), ("probe.json",),
+                        {"run": run_settings, "probes": probes or "all", "limit": c.probe_limit,
                          "max_new_tokens": c.max_new_tokens},
                         self._probe, deps=(key, f"data-{task}"),
-                        info={"task": task, "run": self.run_dir(task, method, seed), "probes": names}))
+                        info={"task": task, "run": self.run_dir(task, name, seed), "probes": probes}))
                 if c.attention_examples:
                     key, run_settings = runs["livr"]
                     steps.append(Step(
@@ -191,6 +190,14 @@ class Demo:
                         self._attention, deps=(key, f"data-{task}"),
                         info={"task": task, "run": self.run_dir(task, "livr", seed)}))
         return steps
+
+    def probed_runs(self) -> list[tuple[str, list[str] | None]]:
+        """(run, probes) pairs: every probe (None) for LIVR and the ablations with latents, the
+        bottleneck alone for Direct SFT (if probe_sft)."""
+        c = self.config
+        out: list[tuple[str, list[str] | None]] = [("livr", None)]
+        out += [("sft", list(SFT_PROBES))] if c.probe_sft else []
+        return out + [(name, None) for name in c.ablations if c.has_latents(name)]
 
     def prepare(self) -> None:
         """Every check, in order, before any work; then classify the steps."""
@@ -354,8 +361,13 @@ class Demo:
         sft_probes = {t: [self.probe_dir(t, "sft", s) for s in c.seeds] for t in c.tasks} if c.probe_sft else {}
         maps = ([self.attention_dir(t, s) / "index.html" for t in c.tasks for s in c.seeds]
                 if c.attention_examples else [])
+        ablations = {name: {t: [self.run_dir(t, name, s) for s in c.seeds] for t in c.tasks}
+                     for name in ("livr", *c.ablations)} if c.ablations else {}
+        ablation_probes = {name: {t: [self.probe_dir(t, name, s) for s in c.seeds] for t in c.tasks}
+                           for name, probes in self.probed_runs() if probes is None and c.ablations}
         return {"table_inputs": table, "livr_probes": livr_probes, "sft_probes": sft_probes,
-                "attention_maps": maps}
+                "attention_maps": maps, "ablations": ablations, "ablation_probes": ablation_probes,
+                "ablation_fields": {name: c.run_fields(name) for name in ablations}}
 
     def _report(self, progress: Progress, index: int, force: bool) -> bool:
         """Write report.md, report.json and summary.txt unless they match today's inputs."""
@@ -367,6 +379,10 @@ class Demo:
                    for p in inputs["table_inputs"]]
         markers += [p / PROBE_FILE for folders in (*inputs["livr_probes"].values(),
                                                    *inputs["sft_probes"].values()) for p in folders]
+        markers += [p / METRICS_FILE for runs in inputs["ablations"].values() for folders in runs.values()
+                    for p in folders]
+        markers += [p / PROBE_FILE for runs in inputs["ablation_probes"].values() for folders in runs.values()
+                    for p in folders]
         settings = {"demo": self.config.to_dict(), "inputs": _digest(markers)}
         step = Step(REPORT_KEY, "write the report", self.out, ("report.md", "report.json", "summary.txt"),
                     settings, lambda s, f: None)

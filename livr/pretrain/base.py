@@ -1,8 +1,8 @@
 """livr-tiny: the small Qwen2.5-VL-architecture base model that livr pretrains and ships.
 
 Same classes as Qwen/Qwen2.5-VL-3B-Instruct (Qwen2_5_VLForConditionalGeneration, M-RoPE, patch
-14, merge 2, the Qwen chat template), scaled down: text 256 wide x 4 layers, vision 128 wide x
-2 blocks, about 4M parameters, and a byte-level BPE tokenizer trained on the words the
+14, merge 2, the Qwen chat template), scaled down: text 128 wide x 4 layers, vision 64 wide x
+2 blocks, about 1M parameters, rope base 16 instead of 10,000 (see TinySize.rope_theta), and a byte-level BPE tokenizer trained on the words the
 pretraining mix and the ten tasks use (so prompts are a few dozen tokens, not hundreds of bytes).
 Images are resized to at most 112 x 112 pixels by its processor: 16 image tokens per image.
 
@@ -21,8 +21,8 @@ from livr.models.backbones.base import TinySize
 
 NAME = "livr-tiny"
 ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / NAME
-SIZE = TinySize(hidden=256, layers=4, heads=4, kv_heads=2, intermediate=512,
-                vision_hidden=128, vision_layers=2, vision_heads=4)
+SIZE = TinySize(hidden=128, layers=4, heads=4, kv_heads=2, intermediate=384,
+                vision_hidden=64, vision_layers=2, vision_heads=2, rope_theta=16.0)
 MAX_PIXELS = 112 * 112
 VOCAB_SIZE = 2048
 

@@ -382,7 +382,7 @@ class _Ctx:
         return self.pick(HINTS[kind])
 
 
-ATTEMPTS = 30
+ATTEMPTS = 400  # placement is cheap; a rare draw (a relation that must hold) may need hundreds
 
 
 def _ordered(ctx: _Ctx, present, pool, answer) -> list[str]:

@@ -47,7 +47,7 @@ MODEL_DIR = "model"
 @dataclass
 class PretrainConfig:
     out: str
-    steps: int = 9000
+    steps: int = 10000
     batch_size: int = 16
     learning_rate: float = 5e-4
     warmup_steps: int = 100
@@ -55,14 +55,16 @@ class PretrainConfig:
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     seed: int = 0
-    # (first step, level): level 0 until step 1500, level 1 until 4000, then level 2
-    curriculum: list = field(default_factory=lambda: [[0, 0], [1500, 1], [4000, 2]])
+    # (first step, level): level 0 until step 2500, level 1 until 6000, then level 2
+    curriculum: list = field(default_factory=lambda: [[0, 0], [2500, 1], [6000, 2]])
     replay: float = 0.3  # share of each batch drawn from the earlier levels
     pool_size: int = 6000  # distinct training records per level (regenerated, not stored)
     eval_every: int = 500
     eval_examples: int = 120  # held-out records per level
     checkpoint_every: int = 250
     threads: int = 1
+    # weight of the dense cell loss on the vision tower (livr.pretrain.dense); 0 turns it off
+    dense_weight: float = 1.0
 
     def check(self) -> None:
         problems = []
@@ -156,21 +158,25 @@ def _complete(folder: Path) -> list[tuple[int, Path]]:
     return sorted(found)
 
 
-def save_checkpoint(out: Path, step: int, model, optimizer, config: PretrainConfig) -> None:
+def save_checkpoint(out: Path, step: int, model, optimizer, config: PretrainConfig, heads=None) -> None:
     from safetensors.torch import save_file
 
     with atomic_dir(out / CHECKPOINTS / f"step-{step:06d}") as tmp:
         save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(tmp / "model.safetensors"))
+        if heads is not None:
+            save_file({k: v.contiguous() for k, v in heads.state_dict().items()}, str(tmp / "dense.safetensors"))
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         (tmp / "state.json").write_text(json.dumps({"step": step, "config": dataclasses.asdict(config)}))
     for _, old in _complete(out)[:-2]:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def load_checkpoint(path: Path, model, optimizer) -> int:
+def load_checkpoint(path: Path, model, optimizer, heads=None) -> int:
     from safetensors.torch import load_file
 
     model.load_state_dict(load_file(str(path / "model.safetensors")))
+    if heads is not None:
+        heads.load_state_dict(load_file(str(path / "dense.safetensors")))
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
     return int(json.loads((path / "state.json").read_text())["step"])
 
@@ -202,14 +208,20 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, log=print) -> dict
     lm = build(config)
     model = lm.model
     model.train()
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
+    heads = None
+    if config.dense_weight > 0:
+        from livr.pretrain.dense import DenseHeads
+
+        heads = DenseHeads(model, model.config.text_config.hidden_size)
+    params = list(model.parameters()) + (list(heads.parameters()) if heads is not None else [])
+    decay = [p for p in params if p.ndim >= 2]
+    no_decay = [p for p in params if p.ndim < 2]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay},
                                    {"params": no_decay, "weight_decay": 0.0}], lr=config.learning_rate)
     step = 0
     checkpoints = _complete(out)
     if resume and checkpoints:
-        step = load_checkpoint(checkpoints[-1][1], model, optimizer)
+        step = load_checkpoint(checkpoints[-1][1], model, optimizer, heads)
         log(f"resumed at step {step} from {checkpoints[-1][1]}")
     collator = lm.collator("standard", max_length=1024)
     pools, sets = Pools(config), heldout(config)
@@ -218,11 +230,14 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, log=print) -> dict
     while step < config.steps:
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(config, step)
-        batch = collator(pools.batch(step))
+        records = pools.batch(step)
+        batch = collator(records)
         loss = lm(batch).loss
+        if heads is not None:
+            loss = loss + config.dense_weight * heads.loss(records, batch["image_grid_thw"])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+        torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
         optimizer.step()
         losses.append(float(loss.detach()))
         step += 1
@@ -238,7 +253,9 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, log=print) -> dict
             log(f"step {step}: loss {entry['loss']:.3f}, held-out " +
                 ", ".join(f"level {k} {v:.2f}" for k, v in scores["levels"].items()))
         if step % config.checkpoint_every == 0 or step == config.steps:
-            save_checkpoint(out, step, model, optimizer, config)
+            save_checkpoint(out, step, model, optimizer, config, heads)
+    if heads is not None:
+        heads.remove()
     model.eval()
     final = evaluate(lm, sets)
     with atomic_dir(out / MODEL_DIR, overwrite=True) as tmp:

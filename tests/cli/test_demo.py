@@ -28,7 +28,7 @@ MODEL = "tiny:qwen2_5_vl"
 
 def write_config(folder: Path, name: str = "tiny.yaml", **changes) -> str:
     path = folder / name
-    path.write_text(yaml.safe_dump({**TINY, **changes}))
+    path.write_text(yaml.safe_dump({**TINY, **changes}, sort_keys=False))
     return str(path)
 
 
@@ -209,6 +209,44 @@ def test_presets_and_config_checks(tmp_path):
         load_demo_config(overrides={"training": {"lora_r": 0}})
     with pytest.raises(ConfigError, match="--seeds: expects integers"):
         load_demo_config(overrides={"seeds": "4,x"})
+
+
+def test_ablation_runs_are_trained_probed_and_tabled(tmp_path):
+    ablations = {"latents_only": {"method": "latents_only"}, "mask_only": {"method": "mask_only"},
+                 "k2": {"method": "livr", "num_latents": 2}}
+    path = write_config(tmp_path, tasks=["counting"], attention_examples=0, probe_sft=False,
+                        ablations=ablations)
+    rc, _, err = call("--model", MODEL, "--config", path, "--out", str(tmp_path / "demo"), "--quiet")
+    assert rc == 0, err
+    out = tmp_path / "demo"
+    for name in ablations:
+        assert (out / "runs" / "counting" / f"{name}-seed42" / "metrics.json").is_file()
+    # probed: the runs with latents, not mask_only
+    assert (out / "probes" / "counting" / "latents_only-seed42" / "probe.json").is_file()
+    assert (out / "probes" / "counting" / "k2-seed42" / "probe.json").is_file()
+    assert not (out / "probes" / "counting" / "mask_only-seed42").exists()
+    rows = json.loads((out / "report.json").read_text())["ablations"]
+    assert [r["run"] for r in rows] == ["livr", *ablations]
+    report = {r["run"]: r for r in rows}
+    assert report["k2"]["fields"]["num_latents"] == 2 and report["mask_only"]["probes"] is None
+    metrics = json.loads((out / "runs" / "counting" / "k2-seed42" / "metrics.json").read_text())
+    assert report["k2"]["tasks"]["counting"]["mean"] == metrics["test_accuracy"]
+    md = (out / "report.md").read_text()
+    assert "## Ablations (Tables 3 and 4)" in md and "| k2 | livr, K=2, 1+1 epochs |" in md
+
+
+def test_bad_ablations_are_refused(tmp_path):
+    from livr.demo.config import load_demo_config
+    from livr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="ablations: x: method 'nope' is unknown"):
+        load_demo_config(overrides={"ablations": {"x": {"method": "nope"}}})
+    with pytest.raises(ConfigError, match="ablations: x: seed is set by the demo itself"):
+        load_demo_config(overrides={"ablations": {"x": {"method": "livr", "seed": 1}}})
+    with pytest.raises(ConfigError, match="run name 'sft'"):
+        load_demo_config(overrides={"ablations": {"sft": {"method": "sft"}}})
+    with pytest.raises(ConfigError, match="the k0 runs: .*num_latents"):
+        load_demo_config(overrides={"ablations": {"k0": {"method": "livr", "num_latents": 0}}})
 
 
 def test_the_smoke_run_is_now_livr_smoke():

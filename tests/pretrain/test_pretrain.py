@@ -23,7 +23,7 @@ def test_schedule_and_curriculum():
     assert pt.learning_rate(c, 0) == pytest.approx(1e-4)
     assert pt.learning_rate(c, 50) == pytest.approx(1e-3)
     assert pt.learning_rate(c, 99) < pt.learning_rate(c, 81) < 1e-3
-    assert [pt.level_at(c, s) for s in (0, 1499, 1500, 3999, 4000)] == [0, 0, 1, 1, 2]
+    assert [pt.level_at(c, s) for s in (0, 2499, 2500, 5999, 6000)] == [0, 0, 1, 1, 2]
 
 
 def test_batches_depend_only_on_seed_and_step():

@@ -30,6 +30,9 @@ class TinySize:
     vision_hidden: int = 64
     vision_layers: int = 2
     vision_heads: int = 2
+    # 10,000 as in Qwen; a tiny model wants a small base so that the M-RoPE sections of image rows
+    # and columns (the lowest frequencies) still turn measurably over a few positions
+    rope_theta: float = 10000.0
 
 
 def tiny_text_config(tokenizer, size: TinySize, tie_word_embeddings: bool, **extra) -> dict:

@@ -31,7 +31,7 @@ class Qwen2_5_VLAdapter(QwenVLAdapter):
         mrope = [half // 4, (half - half // 4) // 2, half - half // 4 - (half - half // 4) // 2]
         return Qwen2_5_VLConfig(
             text_config=tiny_text_config(tokenizer, size, tie_word_embeddings,
-                rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": mrope}),
+                rope_parameters={"rope_type": "default", "rope_theta": size.rope_theta, "mrope_section": mrope}),
             vision_config=dict(
                 depth=size.vision_layers,
                 hidden_size=size.vision_hidden,

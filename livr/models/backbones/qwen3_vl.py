@@ -32,7 +32,7 @@ class Qwen3VLAdapter(QwenVLAdapter):
         return Qwen3VLConfig(
             text_config=tiny_text_config(tokenizer, size, tie_word_embeddings,
                 head_dim=head_dim,
-                rope_parameters={"rope_type": "default", "rope_theta": 10000.0,
+                rope_parameters={"rope_type": "default", "rope_theta": size.rope_theta,
                                  "mrope_section": mrope, "mrope_interleaved": True}),
             vision_config=dict(
                 depth=size.vision_layers,
