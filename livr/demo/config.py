@@ -62,10 +62,10 @@ class DemoConfig:
     # -- data ------------------------------------------------------------------------------------
     tasks: list[str] = _help("Tasks, each trained and evaluated on its own (single-task, Table 1).",
                              default_factory=lambda: list(DEFAULT_TASKS))
-    train_size: int = _help("Training records per task.", default=120)
+    train_size: int = _help("Training records per task.", default=240)
     val_size: int = _help("Validation records per task (checkpoint selection by validation accuracy).",
-                          default=24)
-    test_size: int = _help("Test records per task (the table's numbers).", default=60)
+                          default=40)
+    test_size: int = _help("Test records per task (the table's numbers).", default=100)
     data_seed: int = _help("Seed of the synthetic data (the same data for every training seed).",
                            default=0)
     image_size: int | None = _help("Images are shrunk so that their longer side is at most this "

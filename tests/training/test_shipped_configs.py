@@ -7,7 +7,8 @@ import pytest
 from livr.training.config import load_config, read_yaml
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
-CONFIGS = sorted(p for p in CONFIG_DIR.rglob("*.yaml") if p.parent.name != "accelerate")
+CONFIGS = sorted(p for p in CONFIG_DIR.rglob("*.yaml") if p.parent.name not in ("accelerate", "demo"))
+DEMO_CONFIGS = sorted((CONFIG_DIR / "demo").glob("*.yaml"))
 
 
 def load(path: Path):
@@ -66,3 +67,11 @@ def test_launcher_configs_parse():
         config = json.loads((folder / f"ds_zero{stage}.json").read_text())
         assert config["zero_optimization"]["stage"] == stage
         assert config["gradient_accumulation_steps"] == "auto"  # filled in from the livr config
+
+
+@pytest.mark.parametrize("path", DEMO_CONFIGS, ids=lambda p: p.name)
+def test_demo_configs_load(path):
+    from livr.demo.config import load_demo_config
+
+    config = load_demo_config(path=str(path))
+    assert config.ablations and all(config.run_fields(name)["method"] for name in config.ablations)
