@@ -342,8 +342,9 @@ def _mean_cell(cells: dict[str, dict[str, Any]], tasks: list[str]) -> dict[str, 
     return cell
 
 
-def _method_row(key: tuple[str, str, str, bool], results: list[Result], tasks: list[str]) -> dict[str, Any]:
-    _, method, probe, multi_task = key
+def seed_cells(results: list[Result], tasks: list[str]) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+    """(cell per task: mean ± std over the results' seeds; the mean over tasks, its std the spread
+    of the per-seed means) of one row of results of the same method."""
     cells: dict[str, dict[str, Any]] = {}
     for task in tasks:
         given = sorted((r for r in results if task in r.per_task),
@@ -360,8 +361,14 @@ def _method_row(key: tuple[str, str, str, bool], results: list[Result], tasks: l
             "examples": [r.per_task_n.get(task) for r in given],
             "sources": [str(r.source) for r in given],
         }
+    return cells, _mean_cell(cells, tasks)
+
+
+def _method_row(key: tuple[str, str, str, bool], results: list[Result], tasks: list[str]) -> dict[str, Any]:
+    _, method, probe, multi_task = key
+    cells, mean = seed_cells(results, tasks)
     return {"kind": "method", "label": row_label(method, probe, multi_task), "method": method,
-            "probe": probe, "multi_task": multi_task, "cells": cells, "mean": _mean_cell(cells, tasks)}
+            "probe": probe, "multi_task": multi_task, "cells": cells, "mean": mean}
 
 
 def _delta_row(ours: dict[str, Any], sft: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
@@ -441,7 +448,7 @@ def _signed(value: float) -> str:
     return "+0.00" if text == "-0.00" else text
 
 
-def _format_cell(cell: dict[str, Any] | None, kind: str, is_mean: bool = False) -> str:
+def format_cell(cell: dict[str, Any] | None, kind: str, is_mean: bool = False) -> str:
     if cell is None:
         return "–"
     dagger = "†" if is_mean and not cell.get("complete", True) else ""
@@ -460,8 +467,8 @@ def _escape(text: str) -> str:
 def _md_row(row: dict[str, Any], tasks: list[str]) -> str:
     ours = row["kind"] == "method" and row["method"] == "livr" and row["probe"] == NO_PROBE
     label = f"**{row['label']}**" if ours else row["label"]
-    cells = [_format_cell(row["cells"].get(t), row["kind"]) for t in tasks]
-    cells.append(_format_cell(row["mean"], row["kind"], is_mean=True))
+    cells = [format_cell(row["cells"].get(t), row["kind"]) for t in tasks]
+    cells.append(format_cell(row["mean"], row["kind"], is_mean=True))
     return "| " + " | ".join([_escape(label), *cells]) + " |"
 
 

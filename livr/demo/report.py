@@ -15,7 +15,7 @@ import statistics
 from pathlib import Path
 from typing import Any, Sequence
 
-from livr.analysis.report import TASK_LABELS, build_table, collect, to_markdown
+from livr.analysis.report import TASK_LABELS, build_table, collect, format_cell, seed_cells, to_markdown
 from livr.evaluation.run import PROBE_FILE
 
 PROBE_COLUMNS = (
@@ -38,6 +38,13 @@ def _pct(value: float | None) -> str:
 # ----------------------------------------------------------------------------- probes
 
 
+def _probe_means(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Each probe's accuracy and the answer-to-latent attention, averaged over probe.json results."""
+    return {"accuracy": {name: _mean([r["probes"][name]["accuracy"] for r in results if name in r["probes"]])
+                         for name, _ in PROBE_COLUMNS},
+            "answer_to_latent": _mean([r["attention"]["answer_to_latent"] for r in results])}
+
+
 def probe_summary(livr_probes: dict[str, list[Path]], sft_probes: dict[str, list[Path]]) -> dict[str, Any]:
     """Per task: each probe's accuracy (mean over seeds, and per seed), the answer-to-latent and
     answer-to-image attention, chance, and Direct SFT under the bottleneck where it was probed.
@@ -49,11 +56,9 @@ def probe_summary(livr_probes: dict[str, list[Path]], sft_probes: dict[str, list
             "n": results[0]["n"],
             "seeds": [r.get("seed") for r in results],
             "random": _mean([r.get("random_per_task", {}).get(task) for r in results]),
-            "accuracy": {name: _mean([r["probes"][name]["accuracy"] for r in results if name in r["probes"]])
-                         for name, _ in PROBE_COLUMNS},
+            **_probe_means(results),
             "accuracy_per_seed": {name: [r["probes"].get(name, {}).get("accuracy") for r in results]
                                   for name, _ in PROBE_COLUMNS},
-            "answer_to_latent": _mean([r["attention"]["answer_to_latent"] for r in results]),
             "answer_to_image": _mean([r["attention"]["answer_to_image"] for r in results]),
             "sources": [str(f) for f in folders],
         }
@@ -121,43 +126,19 @@ def probe_sentence(probes: dict[str, Any], num_latents: int) -> str:
 # ----------------------------------------------------------------------------- ablations
 
 
-def _mean_std(values: list[float]) -> dict[str, Any]:
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
-            "n": len(values)}
-
-
-def _mean_std_text(cell: dict[str, Any] | None) -> str:
-    if cell is None:
-        return "–"
-    text = f"{100 * cell['mean']:.2f}"
-    return text + (f" ± {100 * cell['std']:.2f}" if cell["std"] is not None else "")
-
-
 def ablation_summary(runs: dict[str, dict[str, list[Path]]], probes: dict[str, dict[str, list[Path]]],
                      fields: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Per run (livr and each ablation): test accuracy per task (mean ± std over seeds) and the
-    mean over tasks per seed, then its mean ± std; for runs with latents the probes, mean over
-    tasks and seeds. Arguments map run -> task -> folders (one per seed)."""
-    from livr.training.run import METRICS_FILE
-
+    mean over tasks (std: the spread of the per-seed means), as in Table 1; for runs with latents
+    the probes, mean over tasks and seeds. Arguments map run -> task -> folders (one per seed)."""
     out: dict[str, Any] = {}
     for name, tasks in runs.items():
-        per_task = {t: [json.loads((f / METRICS_FILE).read_text())["test_accuracy"] for f in folders]
-                    for t, folders in tasks.items()}
-        per_seed_means = [statistics.fmean(v[i] for v in per_task.values())
-                          for i in range(min(len(v) for v in per_task.values()))]
-        entry: dict[str, Any] = {"fields": fields.get(name, {}),
-                                 "tasks": {t: _mean_std(v) for t, v in per_task.items()},
-                                 "mean": _mean_std(per_seed_means), "probes": None}
+        cells, mean = seed_cells(collect([f for folders in tasks.values() for f in folders]), list(tasks))
+        entry: dict[str, Any] = {"fields": fields.get(name, {}), "tasks": cells, "mean": mean, "probes": None}
         if name in probes:
             results = [json.loads((f / PROBE_FILE).read_text()) for folders in probes[name].values()
                        for f in folders]
-            entry["probes"] = {
-                "accuracy": {p: _mean([r["probes"][p]["accuracy"] for r in results if p in r["probes"]])
-                             for p, _ in PROBE_COLUMNS},
-                "answer_to_latent": _mean([r["attention"]["answer_to_latent"] for r in results]),
-                "random": _mean([r.get("random_accuracy") for r in results]),
-            }
+            entry["probes"] = {**_probe_means(results), "random": _mean([r.get("random_accuracy") for r in results])}
         out[name] = entry
     return out
 
@@ -174,7 +155,7 @@ def ablations_markdown(summary: dict[str, Any], tasks: list[str]) -> list[str]:
              "over seeds. `livr` is the main LIVR run.", "",
              "| " + " | ".join(header) + " |", "| --- | --- |" + " ---: |" * (len(header) - 2)]
     for name, e in summary.items():
-        cells = [_mean_std_text(e["tasks"].get(t)) for t in tasks] + [_mean_std_text(e["mean"])]
+        cells = [format_cell(e["tasks"].get(t), "method") for t in tasks] + [format_cell(e["mean"], "method")]
         lines.append("| " + " | ".join([name, describe(e["fields"]), *cells]) + " |")
     probed = {name: e for name, e in summary.items() if e["probes"]}
     if probed:
