@@ -107,6 +107,11 @@ def _register_synth(sub) -> None:
     p.add_argument(
         "--seed", type=int, default=0, help="random seed (default 0); same seed, same bytes"
     )
+    p.add_argument(
+        "--image-size", type=int, default=None, metavar="PX",
+        help="shrink images so that their longer side is at most PX pixels (as `livr demo` does; "
+        "default: the generator's size)",
+    )
     p.add_argument("--out", required=True, help="data folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -152,7 +157,7 @@ def mix_splits(per_task: dict[str, dict[str, object]], seed: int) -> dict[str, o
 
 
 def run_synth(args) -> int:
-    from livr.data.synth import generate_split
+    from livr.data.synth import generate_split, shrink_images
     from livr.data.writer import refuse_existing, to_dataset, write_dataset
 
     tasks = _task_names(args)
@@ -161,6 +166,8 @@ def run_synth(args) -> int:
         "validation": _non_negative(args.val, "--val"),
         "test": _non_negative(args.test, "--test"),
     }
+    if args.image_size is not None and args.image_size < 1:
+        raise ConfigError(f"--image-size must be a positive number of pixels, got {args.image_size}")
     refuse_existing(args.out, args.overwrite, what="--out")
     _load_generators(tasks)
 
@@ -172,7 +179,8 @@ def run_synth(args) -> int:
             for split, n in sizes.items():
                 bar.set_postfix_str(f"{task}/{split}")
                 # Encoded to Arrow at once, so decoded images of only one chunk are in memory.
-                per_task[task][split] = to_dataset(generate_split(task, split, n, args.seed), split)
+                per_task[task][split] = to_dataset(
+                    shrink_images(generate_split(task, split, n, args.seed), args.image_size), split)
                 bar.update(n)
     splits = mix_splits(per_task, args.seed)
     write_dataset(splits, args.out, overwrite=args.overwrite)

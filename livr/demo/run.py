@@ -59,22 +59,6 @@ def check_model(name: str) -> None:
     resolve_family(name)
 
 
-def _shrink(records: list[dict], size: int | None) -> list[dict]:
-    """Images no larger than `size` on their longer side (aspect kept)."""
-    if size is None:
-        return records
-    for record in records:
-        images = []
-        for image in record["images"]:
-            scale = size / max(image.size)
-            if scale < 1:
-                image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
-                                     resample=3)  # bicubic
-            images.append(image)
-        record["images"] = images
-    return records
-
-
 def _digest(paths: list[Path]) -> dict[str, str]:
     return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in paths}
 
@@ -285,12 +269,12 @@ class Demo:
 
     # -- the actions -----------------------------------------------------------------------------
     def _make_data(self, step: Step, fresh: bool) -> None:
-        from livr.data.synth import generate_split
+        from livr.data.synth import generate_split, shrink_images
         from livr.data.writer import write_dataset
 
         c, task = self.config, step.info["task"]
         sizes = {"train": c.train_size, "validation": c.val_size, "test": c.test_size}
-        splits = {split: _shrink(generate_split(task, split, n, c.data_seed), c.image_size)
+        splits = {split: shrink_images(generate_split(task, split, n, c.data_seed), c.image_size)
                   for split, n in sizes.items()}
         write_dataset(splits, step.output, overwrite=True)
 

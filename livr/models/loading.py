@@ -147,6 +147,7 @@ def load_backbone(
     lora_alpha: int = 32,
     lora_dropout: float = 0.05,
     full_finetune: bool = False,
+    train_vision: bool = False,
     dtype: Any = None,
     attn_implementation: str = "sdpa",
     trust_remote_code: bool = False,
@@ -162,13 +163,18 @@ def load_backbone(
     and MLP projections, plus the K latent embedding rows (through peft's trainable tokens, which
     keeps every other row fixed even under AdamW weight decay). The vision encoder and projector
     are frozen. `lora=False` trains only the latent rows (prompt tuning); `full_finetune=True`
-    trains the whole language model instead of LoRA. `num_latents=0` is Direct SFT.
+    trains the whole language model instead of LoRA. `train_vision=True` also trains the vision
+    encoder and projector in full (peft's modules_to_save, so they are saved with the adapter);
+    the paper keeps them frozen. `num_latents=0` is Direct SFT.
     `tie_word_embeddings` and `tiny_size` apply only to tiny models. `trainable=False` loads for
     inference only: no adapters, every parameter frozen, eval mode.
     """
     spec = LatentSpec(num_latents=num_latents, position=latent_position, shared=shared_latents)
     if full_finetune and not lora:
         raise ConfigError("full_finetune and lora=False contradict each other; pick one")
+    if train_vision and not lora:
+        raise ConfigError("train_vision and lora=False contradict each other (prompt tuning trains "
+                          "only the latent rows); pick one")
     family, source = resolve_family(name, trust_remote_code)  # livr-tiny -> its shipped folder
     adapter = get_adapter(family)
     if source is None:
@@ -200,7 +206,7 @@ def load_backbone(
 
     if trainable:
         model = _attach_trainable(model, adapter, latent_ids, lora=lora, full_finetune=full_finetune,
-                                  r=lora_r, alpha=lora_alpha, dropout=lora_dropout)
+                                  train_vision=train_vision, r=lora_r, alpha=lora_alpha, dropout=lora_dropout)
     else:
         model.requires_grad_(False)
         model.eval()
@@ -208,15 +214,15 @@ def load_backbone(
                      latent_ids=latent_ids, name=name, info=info)
 
 
-def _attach_trainable(model, adapter, latent_ids, *, lora, full_finetune, r, alpha, dropout):
+def _attach_trainable(model, adapter, latent_ids, *, lora, full_finetune, train_vision, r, alpha, dropout):
     for p in model.parameters():
         p.requires_grad_(False)
     if full_finetune:
-        language_model = model.model.language_model
-        for p in language_model.parameters():
-            p.requires_grad_(True)
-        for p in model.lm_head.parameters():
-            p.requires_grad_(True)
+        trained = [model.model.language_model, model.lm_head]
+        if train_vision:
+            trained += [getattr(model.model, name) for name in adapter.vision_modules]
+        for module in trained:
+            module.requires_grad_(True)
         return model
     from peft import LoraConfig, TrainableTokensConfig, get_peft_model
 
@@ -224,6 +230,7 @@ def _attach_trainable(model, adapter, latent_ids, *, lora, full_finetune, r, alp
         config = LoraConfig(
             r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=adapter.lora_target_pattern,
             trainable_token_indices={adapter.embedding_module: latent_ids} if latent_ids else None,
+            modules_to_save=list(adapter.vision_modules) if train_vision else None,
         )
     elif latent_ids:
         config = TrainableTokensConfig(target_modules=[adapter.embedding_module], token_indices=latent_ids)

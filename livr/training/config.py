@@ -107,7 +107,10 @@ class LivrTrainingConfig:
 
     # -- trainable parameters ------------------------------------------------------------------
     full_finetune: bool = _help("Train the whole language model instead of LoRA (vision tower and "
-                                "projector stay frozen).", default=False)
+                                "projector stay frozen unless train_vision).", default=False)
+    train_vision: bool = _help("Also train the vision encoder and projector in full (the paper keeps "
+                               "them frozen; useful for a small base such as livr-tiny whose vision "
+                               "tower was pretrained here).", default=False)
     lora_r: int = _help("LoRA rank.", default=16)
     lora_alpha: int = _help("LoRA alpha.", default=32)
     lora_dropout: float = _help("LoRA dropout.", default=0.05)
@@ -336,6 +339,8 @@ def problems(config: LivrTrainingConfig) -> list[str]:
         out.append(f"latent_position must be one of {', '.join(POSITIONS)}, got {c.latent_position!r}")
     if c.full_finetune and not m.lora:
         out.append(f"full_finetune contradicts method {c.method} (which trains only the latent rows)")
+    if c.train_vision and not m.lora:
+        out.append(f"train_vision contradicts method {c.method} (which trains only the latent rows)")
     if c.tasks is not None:
         if not c.tasks:
             out.append("tasks is an empty list; leave it out to use every task of the data folder")

@@ -130,6 +130,7 @@ def load_model(config: LivrTrainingConfig, name: str | None = None):
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         full_finetune=config.full_finetune,
+        train_vision=config.train_vision,
         dtype=_dtype(config.dtype),
         attn_implementation=config.attn_implementation,
         trust_remote_code=config.trust_remote_code,

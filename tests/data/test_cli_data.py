@@ -156,6 +156,19 @@ def test_synth_real_generator_tiny(tmp_path, capsys):
     assert all("Action plan:" in a for a in dd["train"]["answer"])
 
 
+def test_synth_image_size_shrinks_images_only(tmp_path, capsys, fake_generators):
+    """--image-size: the same records, every image's longer side at most PX (aspect kept)."""
+    args = ["data", "synth", "--task", "localization", "--train", 3, "--val", 1, "--test", 1, "--no-progress"]
+    assert run_cli(capsys, *args, "--out", tmp_path / "full")[0] == 0
+    assert run_cli(capsys, *args, "--image-size", 48, "--out", tmp_path / "small")[0] == 0
+    full, small = load_data(tmp_path / "full"), load_data(tmp_path / "small")
+    for split in full:
+        assert full[split]["id"] == small[split]["id"] and full[split]["answer"] == small[split]["answer"]
+        for a, b in zip(full[split]["images"], small[split]["images"]):
+            assert [im.size for im in a] == [(96, 80)] * 2
+            assert [im.size for im in b] == [(48, 40)] * 2
+
+
 def test_synth_defaults_follow_the_paper():
     from livr.cli.main import build_parser
 
@@ -170,6 +183,7 @@ def test_synth_defaults_follow_the_paper():
         (["--tasks", "jigsaw,nope"], ["--tasks", "'nope'"]),
         (["--task", "jigsaw", "--train", "-3"], ["--train must be >= 0", "-3"]),
         (["--task", "jigsaw", "--test", "-1"], ["--test must be >= 0"]),
+        (["--task", "jigsaw", "--image-size", "0"], ["--image-size", "positive", "0"]),
     ],
 )
 def test_synth_bad_options(tmp_path, capsys, fake_generators, argv, needles):

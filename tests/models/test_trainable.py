@@ -67,3 +67,32 @@ def test_prompt_tuning_trains_only_latent_rows(letter_records):
     lm = load_backbone("tiny:qwen3_vl", num_latents=4, lora=False)
     names = lm.trainable_parameter_names()
     assert names and all("trainable_tokens" in n for n in names)
+
+
+@pytest.mark.parametrize("family", NATIVE_FAMILIES)
+def test_train_vision_also_moves_the_vision_tower(family, letter_records):
+    """train_vision: LoRA, the latent rows and the vision encoder + projector move; the rest of
+    the language model does not."""
+    trained = load_backbone(f"tiny:{family}", num_latents=4, seed=5, train_vision=True)
+    fresh = load_backbone(f"tiny:{family}", num_latents=4, seed=5)
+    train_steps(trained, letter_records, policy="standard")
+    before, after = merged_state(fresh), merged_state(trained)
+    diff = changed(before, after)
+
+    import re
+
+    vision = tuple(f"model.{name}." for name in trained.adapter.vision_modules)
+    linear = {k for k in diff if re.fullmatch(trained.adapter.lora_target_pattern, k.rsplit(".", 1)[0])}
+    moved_vision = {k for k in diff if k.startswith(vision)}
+    assert linear and moved_vision
+    emb_key = next(k for k in before if k.endswith("embed_tokens.weight"))
+    assert not diff - linear - moved_vision - {emb_key}
+    rows = (before[emb_key] != after[emb_key]).any(dim=1).nonzero().flatten().tolist()
+    assert rows == sorted(trained.latent_ids)
+
+
+def test_train_vision_with_prompt_tuning_is_refused():
+    from livr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="train_vision"):
+        load_backbone("tiny:qwen2_5_vl", num_latents=4, lora=False, train_vision=True)

@@ -216,6 +216,26 @@ def test_full_finetune_run(loc_data, tmp_path):
     assert config.full_finetune and lm.latent_ids and metrics["num_latents"] == 2
 
 
+def test_train_vision_run_saves_and_reloads_the_vision_tower(loc_data, tmp_path):
+    """train_vision: the trained vision tower is saved with the adapter and comes back with
+    load_run, so evaluation sees the weights that were trained."""
+    out = tmp_path / "vision"
+    run(tiny(loc_data, out, train_vision=True, learning_rate=1e-2, stage1_epochs=0, stage2_epochs=1,
+             eval_every_epoch=False, max_test_examples=2))
+    weights = load_file(str(out / "adapter_model.safetensors"))
+    saved = {k: v for k, v in weights.items() if ".visual." in k}
+    assert saved and any("lora_A" in k for k in weights)
+    lm, config = load_run(out)
+    assert config.train_vision
+    merged = lm.model.merge_and_unload().state_dict()
+    for key, value in saved.items():  # peft names them base_model.model.<module path>
+        assert torch.equal(merged[key.removeprefix("base_model.model.")], value), key
+    from livr.models.loading import load_backbone
+
+    base = load_backbone("tiny:qwen2_5_vl", num_latents=4, seed=config.seed, trainable=False).model.state_dict()
+    assert any(not torch.equal(merged[k], base[k]) for k in merged if k.startswith("model.visual."))
+
+
 def test_export_merged_model_runs_in_plain_transformers(livr_run, loc_data, tmp_path):
     """`livr export --merge`: plain transformers classes load the folder; its chat template gives
     the same token ids as livr's encoder (latents after the prompt), and the merged model the same

@@ -40,3 +40,20 @@ def generate_split(task: str, split: str, n: int, seed: int, **knobs) -> list[di
     if len(records) != n:
         raise RuntimeError(f"generator for {task} returned {len(records)} records, expected {n}")
     return records
+
+
+def shrink_images(records: list[dict], size: int | None) -> list[dict]:
+    """Shrink every image (in place) so that its longer side is at most `size` pixels, aspect
+    kept, bicubic; smaller images and `size=None` leave the records as they are."""
+    if size is None:
+        return records
+    for record in records:
+        images = []
+        for image in record["images"]:
+            scale = size / max(image.size)
+            if scale < 1:
+                image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))),
+                                     resample=3)  # PIL.Image.BICUBIC
+            images.append(image)
+        record["images"] = images
+    return records

@@ -76,6 +76,8 @@ class BackboneAdapter:
     lora_target_pattern: str = LANGUAGE_MODEL_LORA_PATTERN
     #: name of the input-embedding module, for peft's trainable_token_indices
     embedding_module: str = "embed_tokens"
+    #: names of the vision encoder and projector modules (trained in full under train_vision)
+    vision_modules: tuple[str, ...] = ("visual",)
     #: True when the family's positions are M-RoPE (3 x B x L) from get_rope_index
     uses_mrope: bool = False
 

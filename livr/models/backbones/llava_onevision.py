@@ -47,6 +47,7 @@ class LlavaOnevisionAdapter(BackboneAdapter):
     family = "llava_onevision"
     image_token = "<image>"
     vision_keys = ("pixel_values", "image_sizes", "batch_num_images")
+    vision_modules = ("vision_tower", "multi_modal_projector")
     tiny_image_size = 56
     tiny_patch = 14
 
