@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: venv test demo clean
+.PHONY: venv test demo bench clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ test: venv
 
 demo: venv
 	HF_HUB_OFFLINE=1 $(VENV)/bin/livr demo
+
+# benchmarks/ (about 15 minutes on 2 CPU cores), then docs/performance.md from their results
+bench: venv
+	$(PY) benchmarks/training_step.py
+	$(PY) benchmarks/training_step.py --growth --warmup 1 --repeats 2
+	$(PY) benchmarks/real_size.py
+	$(PY) benchmarks/evaluation.py
+	$(PY) benchmarks/data_generation.py
+	$(PY) benchmarks/report.py
 
 clean:
 	rm -rf $(VENV) runs

@@ -104,7 +104,7 @@ def hidden_state_points(lm, records: Sequence[dict[str, Any]], *, max_points: in
 
     model = lm.base_model
     inner = model.model  # the XModel inside XForConditionalGeneration: hidden states, no logits
-    device = model.get_input_embeddings().weight.device
+    device = model.device
     collator = prompt_collator(lm)
     states: list[np.ndarray] = []
     was_training = model.training

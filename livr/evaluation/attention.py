@@ -57,7 +57,7 @@ def capture_attention(lm, on_layer: Callable[[int, torch.Tensor], None]) -> Iter
 
 
 def _device(lm) -> torch.device:
-    return lm.base_model.get_input_embeddings().weight.device
+    return lm.base_model.device
 
 
 @torch.no_grad()

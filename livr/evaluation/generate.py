@@ -67,8 +67,8 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
 
     policy = get_policy(mask_policy)
     model = lm.base_model
-    device = model.get_input_embeddings().weight.device
-    dtype = model.get_input_embeddings().weight.dtype
+    device = model.device
+    dtype = model.dtype
     inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v
               for k, v in lm.model_inputs(batch, policy, force_4d=True).items()}
     segment_ids = batch["segment_ids"].to(device)
@@ -113,7 +113,7 @@ def generate_answers(lm, examples: Sequence[EncodedExample], *, batch_size: int 
     policy = get_policy(mask_policy)
     collator = prompt_collator(lm)  # only pads: the examples are already encoded
     model = lm.base_model
-    device = model.get_input_embeddings().weight.device
+    device = model.device
     tokenizer = lm.tokenizer
     eos = model.generation_config.eos_token_id
     if eos is None:

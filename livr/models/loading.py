@@ -77,7 +77,8 @@ class LivrModel:
             if not self.adapter.uses_mrope:
                 inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
         else:
-            dtype = self.base_model.get_input_embeddings().weight.dtype
+            # not get_input_embeddings().weight: under peft trainable tokens that merges a full copy
+            dtype = self.base_model.dtype
             inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
             inputs["attention_mask"] = build_attention_mask(batch["segment_ids"], policy, dtype=dtype)
         return inputs
@@ -170,11 +171,7 @@ def load_backbone(
     inference only: no adapters, every parameter frozen, eval mode.
     """
     spec = LatentSpec(num_latents=num_latents, position=latent_position, shared=shared_latents)
-    if full_finetune and not lora:
-        raise ConfigError("full_finetune and lora=False contradict each other; pick one")
-    if train_vision and not lora:
-        raise ConfigError("train_vision and lora=False contradict each other (prompt tuning trains "
-                          "only the latent rows); pick one")
+    _check_trainable(lora, full_finetune, train_vision)
     family, source = resolve_family(name, trust_remote_code)  # livr-tiny -> its shipped folder
     adapter = get_adapter(family)
     if source is None:
@@ -187,13 +184,40 @@ def load_backbone(
             source, dtype=dtype, attn_implementation=attn_implementation,
             trust_remote_code=trust_remote_code, processor_kwargs=processor_kwargs,
         )
-    info: dict[str, Any] = {"family": family, "source": name}
+    return prepare_backbone(
+        model, processor, family, name=name, spec=spec, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha,
+        lora_dropout=lora_dropout, full_finetune=full_finetune, train_vision=train_vision, seed=seed,
+        trainable=trainable,
+    )
 
+
+def prepare_backbone(
+    model,
+    processor,
+    family: str,
+    *,
+    name: str,
+    spec: LatentSpec,
+    lora: bool = True,
+    lora_r: int = 16,
+    lora_alpha: int = 32,
+    lora_dropout: float = 0.05,
+    full_finetune: bool = False,
+    train_vision: bool = False,
+    seed: int = 0,
+    trainable: bool = True,
+) -> LivrModel:
+    """The second half of `load_backbone`, for a (model, processor) pair built by other means
+    (for instance a real-size architecture from its config, as the benchmarks do): adds the
+    latent tokens and their embedding rows, then the trainable adapters."""
+    _check_trainable(lora, full_finetune, train_vision)
+    adapter = get_adapter(family)
+    info: dict[str, Any] = {"family": family, "source": name}
     present, present_shared = existing_latent_count(processor.tokenizer)
     if present and (present != len(spec.vocabulary()) or present_shared != spec.shared):
         raise ConfigError(
             f"model {name} already has {present} {'shared ' if present_shared else ''}latent "
-            f"token(s) but num_latents={num_latents}, shared_latents={shared_latents} was asked; "
+            f"token(s) but num_latents={spec.num_latents}, shared_latents={spec.shared} was asked; "
             "use the latent settings it was trained with"
         )
     latent_ids = add_latent_tokens(processor.tokenizer, spec)
@@ -212,6 +236,14 @@ def load_backbone(
         model.eval()
     return LivrModel(model=model, processor=processor, adapter=adapter, latents=spec,
                      latent_ids=latent_ids, name=name, info=info)
+
+
+def _check_trainable(lora: bool, full_finetune: bool, train_vision: bool) -> None:
+    if full_finetune and not lora:
+        raise ConfigError("full_finetune and lora=False contradict each other; pick one")
+    if train_vision and not lora:
+        raise ConfigError("train_vision and lora=False contradict each other (prompt tuning trains "
+                          "only the latent rows); pick one")
 
 
 def _attach_trainable(model, adapter, latent_ids, *, lora, full_finetune, train_vision, r, alpha, dropout):
