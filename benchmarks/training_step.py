@@ -182,10 +182,12 @@ def measure(models: dict, data: list[dict], *, num_latents: int, batch_size: int
     if torch.cuda.is_available():
         for lm in models.values():
             lm.to("cuda")
+    livr_batches = batches(models["livr"], data, batch_size, "bottleneck")
     prepared = {
         "sft": (models["sft"], batches(models["sft"], data, batch_size, "standard", latents=False), "standard"),
-        "stage1": (models["livr"], batches(models["livr"], data, batch_size, "bottleneck"), "bottleneck"),
-        "stage2": (models["livr"], batches(models["livr"], data, batch_size, "standard"), "standard"),
+        "stage1": (models["livr"], livr_batches, "bottleneck"),
+        # the same encoded tensors: the stages differ only in the mask policy
+        "stage2": (models["livr"], [dict(b, mask_policy="standard") for b in livr_batches], "standard"),
     }
     optimizers = {name: torch.optim.AdamW([p for p in lm.model.parameters() if p.requires_grad], lr=1e-6)
                   for name, lm in models.items()}
