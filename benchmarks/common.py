@@ -25,6 +25,24 @@ def limit_threads(n: int) -> None:
         os.environ[name] = str(n)
 
 
+ATTENTION_PATHS = {
+    "sdpa": "transformers' sdpa as shipped: under an explicit mask, grouped K/V heads are repeated "
+            "to the query heads (repeat_kv) before the kernel",
+    "sdpa-grouped": "the same sdpa kernel with enable_gqa=True under the mask too, so K/V heads stay "
+                    "grouped (transformers' switch TRANSFORMERS_SDPA_FORCE_GQA=1)",
+}
+
+
+def select_attention(path: str) -> None:
+    """Choose the masked-attention path before any model runs (see ATTENTION_PATHS)."""
+    if path not in ATTENTION_PATHS:
+        raise SystemExit(f"--attention must be one of {', '.join(ATTENTION_PATHS)}, not {path!r}")
+    if path == "sdpa-grouped":
+        os.environ["TRANSFORMERS_SDPA_FORCE_GQA"] = "1"
+    else:
+        os.environ.pop("TRANSFORMERS_SDPA_FORCE_GQA", None)
+
+
 def machine() -> dict:
     cpu = "unknown"
     try:

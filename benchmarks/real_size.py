@@ -18,7 +18,7 @@ import argparse
 import time
 from pathlib import Path
 
-from common import RESULTS, limit_threads, stamp, write_result
+from common import ATTENTION_PATHS, RESULTS, limit_threads, select_attention, stamp, write_result
 
 DEFAULT_OUT = RESULTS / "real_size.json"
 
@@ -52,9 +52,11 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--dtype", default="bfloat16", choices=("bfloat16", "float32"))
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--attention", default="sdpa", choices=tuple(ATTENTION_PATHS))
     parser.add_argument("--out", default=str(DEFAULT_OUT))
     args = parser.parse_args()
     limit_threads(args.threads)
+    select_attention(args.attention)
     import torch
 
     from livr.models.backbones import get_adapter
@@ -75,7 +77,7 @@ def main() -> None:
     row.update(size="qwen2_5_vl_3b", image_tokens=args.image_tokens)
     print(markdown([row]))
     result = {"benchmark": "real_size", "architecture": "Qwen2.5-VL-3B (random init)", "config": QWEN2_5_VL_3B,
-              "dtype": args.dtype, "threads": args.threads, "parameters": parameters, "trainable": trainable,
+              "dtype": args.dtype, "threads": args.threads, "attention": args.attention, "parameters": parameters, "trainable": trainable,
               "build_seconds": round(build_seconds, 1),
               "device": "cuda" if torch.cuda.is_available() else "cpu", "rows": [row], **stamp()}
     write_result(Path(args.out), result)

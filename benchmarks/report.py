@@ -21,6 +21,10 @@ COMMANDS = {
     "training_step": ".venv/bin/python benchmarks/training_step.py",
     "growth": ".venv/bin/python benchmarks/training_step.py --growth --warmup 1 --repeats 2",
     "real_size": ".venv/bin/python benchmarks/real_size.py",
+    "growth_grouped": ".venv/bin/python benchmarks/training_step.py --attention sdpa-grouped --growth "
+                      "--growth-latents '' --warmup 1 --repeats 2 --out benchmarks/results/growth_grouped.json",
+    "real_size_grouped": ".venv/bin/python benchmarks/real_size.py --attention sdpa-grouped "
+                         "--out benchmarks/results/real_size_grouped.json",
     "evaluation": ".venv/bin/python benchmarks/evaluation.py",
     "data_generation": ".venv/bin/python benchmarks/data_generation.py",
 }
@@ -90,6 +94,38 @@ def section_training(name: str, title: str, result: dict | None, intro: str) -> 
     return lines
 
 
+def section_attention(data: dict) -> list[str]:
+    """Stage 1 under the two sdpa paths of benchmarks/common.py ATTENTION_PATHS, side by side."""
+    lines = ["## Masked-attention paths: K/V heads repeated or kept grouped", "",
+             "Stage 1 is the only step with an explicit (4-D) mask. Under a mask, transformers' sdpa "
+             "repeats the grouped K/V heads to the query heads before the kernel (`sdpa`); "
+             "`sdpa-grouped` passes `enable_gqa=True` to the same kernel instead "
+             "(transformers' switch `TRANSFORMERS_SDPA_FORCE_GQA=1`). Both are public paths; "
+             "`sdpa` is the default.", ""]
+    pairs = [("growth", "growth_grouped", "small, growth sweep"), ("real_size", "real_size_grouped", "3B")]
+    rows = []
+    for plain, grouped, label in pairs:
+        if plain not in data or grouped not in data:
+            missing = [n for n in (plain, grouped) if n not in data]
+            lines.append(f"Not measured yet ({label}): " + "; ".join(f"`{COMMANDS[n]}`" for n in missing) + ".")
+            continue
+        by_tokens = {r["image_tokens"]: r for r in data[plain]["rows"] if r.get("sweep", "image_tokens") ==
+                     "image_tokens" and r["num_latents"] == data[grouped]["rows"][0]["num_latents"]}
+        for g in data[grouped]["rows"]:
+            p = by_tokens.get(g["image_tokens"])
+            if p is not None:
+                rows.append((label, p, g))
+        lines.append(f"- {label}: `{COMMANDS[plain]}` and `{COMMANDS[grouped]}`; {where(data[grouped])}")
+    if rows:
+        lines += ["", "| model | image tokens | floor | stage 1 / SFT, sdpa | stage 1 / SFT, sdpa-grouped "
+                  "| memory stage 1 / SFT, sdpa | memory stage 1 / SFT, sdpa-grouped |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {label} | {p['image_tokens']} | {p['floor']:.3f} | {p['stage1_time_ratio']:.3f} "
+                  f"| {g['stage1_time_ratio']:.3f} | {p['stage1_memory_ratio']:.3f} | {g['stage1_memory_ratio']:.3f} |"
+                  for label, p, g in rows]
+    return lines + [""]
+
+
 def build(results: Path, out: Path, plot: Path) -> str:
     data = load(results)
     lines = ["# Performance: what LIVR costs over Direct SFT", "",
@@ -114,6 +150,7 @@ def build(results: Path, out: Path, plot: Path) -> str:
                               "one model in memory (SFT steps use prompts without latents)." + (
                                   f" {data['real_size']['parameters'] / 1e9:.2f}B parameters, "
                                   f"{data['real_size']['dtype']}." if "real_size" in data else ""))
+    lines += section_attention(data)
     lines += ["## Evaluation throughput", ""]
     if "evaluation" in data:
         ev = data["evaluation"]

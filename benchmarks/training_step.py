@@ -33,7 +33,7 @@ import statistics
 import time
 from pathlib import Path
 
-from common import RESULTS, limit_threads, stamp, write_result
+from common import ATTENTION_PATHS, RESULTS, limit_threads, select_attention, stamp, write_result
 
 DEFAULT_OUT = RESULTS / "training_step.json"
 GROWTH_OUT = RESULTS / "growth.json"
@@ -276,16 +276,19 @@ def main() -> None:
                         help="sweep image tokens (64 to 4,096, K fixed) and K (4 to 32, 256 image tokens)")
     parser.add_argument("--growth-tokens", default="64,256,1024,4096")
     parser.add_argument("--growth-latents", default="4,8,16,32")
+    parser.add_argument("--attention", default="sdpa", choices=tuple(ATTENTION_PATHS),
+                        help="masked-attention path: " + "; ".join(f"{k}: {v}" for k, v in ATTENTION_PATHS.items()))
     parser.add_argument("--out", default=None)
     args = parser.parse_args()
     limit_threads(args.threads)
+    select_attention(args.attention)
     import torch
 
     torch.set_num_threads(args.threads)
     print(markdown([]).splitlines()[0] + "\n" + markdown([]).splitlines()[1], flush=True)
     if args.growth:
-        tokens = [int(t) for t in args.growth_tokens.split(",")]
-        latents = [int(k) for k in args.growth_latents.split(",")]
+        tokens = [int(t) for t in args.growth_tokens.split(",") if t]
+        latents = [int(k) for k in args.growth_latents.split(",") if k]
         rows = [dict(run_point(args.size, n, args.latents, args), sweep="image_tokens") for n in tokens]
         rows += [dict(run_point(args.size, args.image_tokens, k, args), sweep="num_latents") for k in latents]
         out = args.out or GROWTH_OUT
@@ -294,6 +297,7 @@ def main() -> None:
         out = args.out or DEFAULT_OUT
     result = {"benchmark": "growth" if args.growth else "training_step", "size": args.size,
               "size_fields": vars(sizes()[args.size]), "threads": args.threads,
+              "attention": args.attention,
               "device": "cuda" if torch.cuda.is_available() else "cpu", "rows": rows, **stamp()}
     write_result(Path(out), result)
 
