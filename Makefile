@@ -24,7 +24,7 @@ test: venv
 demo: venv
 	HF_HUB_OFFLINE=1 $(VENV)/bin/livr demo
 
-# benchmarks/ (about 15 minutes on 2 CPU cores), then docs/performance.md from their results
+# benchmarks/ (13 minutes on 2 CPU cores), then docs/performance.md from their results
 bench: venv
 	$(PY) benchmarks/training_step.py
 	$(PY) benchmarks/training_step.py --growth --warmup 1 --repeats 2

@@ -2,7 +2,9 @@
 
 Everything livr writes that a later step trusts (data sets, checkpoints, metrics, reports) goes
 through these helpers: write under a temporary name in the same directory, flush, then
-`os.replace` (atomic on POSIX within one file system).
+`os.replace` (atomic on POSIX within one file system). Temporary names start with "." (a
+process killed mid-write leaves them behind; nothing reads them); `discard` deletes an old
+output the same way round, so that a half-deleted folder never carries its final name either.
 """
 
 from __future__ import annotations
@@ -77,3 +79,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def discard(path: str | os.PathLike) -> None:
+    """Delete a file or folder (if it exists) atomically as far as readers can tell: a folder is
+    first renamed to a hidden temporary name, then removed, so that an interruption never leaves a
+    partly deleted folder (that may still hold its completion marker) under its own name."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        trash = Path(tempfile.mkdtemp(prefix=f".{path.name}.old-", dir=path.parent))
+        os.replace(path, trash / path.name)
+        shutil.rmtree(trash, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        os.unlink(path)

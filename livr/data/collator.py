@@ -33,8 +33,11 @@ def _record_id(record: dict, index: int | None = None) -> str:
     return repr(rid) if rid is not None else f"at index {index}"
 
 
-def load_image(image: Any, record_id: str, position: int) -> Image.Image:
-    """Accept a PIL image, a path, raw bytes or a `datasets` {'bytes', 'path'} dict."""
+def load_image(image: Any, where: str, position: int | None) -> Image.Image:
+    """Accept a PIL image, a path, raw bytes or a `datasets` {'bytes', 'path'} dict; errors start
+    with `where` ("record 'id'"), position None is the record's helper image. An image too large
+    for PIL (a decompression bomb) is refused."""
+    which = "the helper image" if position is None else f"image {position + 1}"
     try:
         if isinstance(image, Image.Image):
             img = image
@@ -46,17 +49,18 @@ def load_image(image: Any, record_id: str, position: int) -> Image.Image:
             img = Image.open(image)
         else:
             raise DataError(
-                f"record {record_id}: image {position + 1} has unsupported type "
+                f"{where}: {which} has unsupported type "
                 f"{type(image).__name__}; give a PIL image, a file path or bytes"
             )
         img.load()
         return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError) as err:
+    except UnidentifiedImageError:
+        raise DataError(f"{where}: {which} cannot be read (not an image file PIL can identify: corrupt "
+                        "or in an unsupported format)") from None
+    except (Image.DecompressionBombError, OSError, ValueError) as err:
         if isinstance(err, DataError):
             raise
-        raise DataError(
-            f"record {record_id}: image {position + 1} cannot be read ({err.__class__.__name__}: {err})"
-        ) from None
+        raise DataError(f"{where}: {which} cannot be read ({err.__class__.__name__}: {err})") from None
 
 
 @dataclass
@@ -128,7 +132,7 @@ class Encoder:
         answer = record.get("answer")
         if with_answer and (not isinstance(answer, str) or not answer.strip()):
             raise DataError(f"record {rid} has no answer; every training record needs one")
-        pil = [load_image(img, rid, i) for i, img in enumerate(images)] * self.image_repeats
+        pil = [load_image(img, f"record {rid}", i) for i, img in enumerate(images)] * self.image_repeats
 
         pre_text, mid_text, post_text = self._render(len(pil), with_answer)
         try:

@@ -24,8 +24,8 @@ import datasets
 import pyarrow as pa
 from PIL import Image as PILImage
 
-from livr.data.schema import COLUMNS, FEATURES, MAX_IMAGES, SPLITS
-from livr.data.tasks import TASKS
+from livr.data.schema import COLUMNS, FEATURES, SPLITS
+from livr.data.validate import check_record
 from livr.errors import DataError
 from livr.io import atomic_dir
 
@@ -42,13 +42,7 @@ def _check_record(rec: dict[str, Any], split: str, i: int) -> None:
             f"livr/data/schema.py: missing columns {missing}, extra columns {extra}; "
             "build records with livr.data.schema.make_record"
         )
-    if rec["task"] not in TASKS:
-        raise DataError(f"{split} record {rec['id']!r} has unknown task {rec['task']!r}")
-    if not 1 <= len(rec["images"]) <= MAX_IMAGES:
-        raise DataError(
-            f"{split} record {rec['id']!r} has {len(rec['images'])} images; "
-            f"a record holds 1 to {MAX_IMAGES}"
-        )
+    check_record(rec, f"{split} record {rec['id']!r}")
 
 
 def check_records(splits: Mapping[str, SplitData]) -> None:

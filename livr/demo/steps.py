@@ -20,13 +20,11 @@ A step whose input was rebuilt in this call (a dependency that ran) is redone as
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from livr.io import atomic_write_json
+from livr.io import atomic_write_json, discard
 
 STEPS_DIR = "steps"
 
@@ -123,8 +121,7 @@ def classify(step: Step, stamps: Stamps) -> None:
 
 
 def remove(path: Path) -> None:
-    """Delete an old output (a folder or a file) before redoing its step."""
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif path.exists() or path.is_symlink():
-        os.unlink(path)
+    """Delete an old output (a folder or a file) before redoing its step: renamed out of the way
+    first (`livr.io.discard`), so that a kill while deleting never leaves a half-deleted output
+    whose marker file still says "complete"."""
+    discard(path)

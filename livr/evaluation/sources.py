@@ -83,6 +83,7 @@ def _from_folder(data: str, split: str, tasks: list[str] | None, limit: int | No
     from datasets.utils.logging import disable_progress_bar
 
     from livr.data.loading import load_split
+    from livr.data.validate import decode_split
 
     disable_progress_bar()
     ds = load_split(data, split)
@@ -98,7 +99,7 @@ def _from_folder(data: str, split: str, tasks: list[str] | None, limit: int | No
         # keep the first `limit` of each task without decoding the other images
         index = _per_task_limit([{"task": t, "i": i} for i, t in enumerate(ds["task"])], limit)
         ds = ds.select([r["i"] for r in index])
-    return list(ds)
+    return decode_split(ds, split, data)
 
 
 def load_eval_records(data: str, split: str = "test", tasks: list[str] | None = None,

@@ -13,7 +13,8 @@ model without adapters and must run for tens of minutes on one CPU core with che
   weights_only=True), step, written under a temporary name and renamed; `--resume` continues
   from the newest complete checkpoint;
 - every `eval_every` steps: greedy answers on a held-out set of every level (another random
-  stream of the generator), exact match per family, appended to progress.jsonl.
+  stream of the generator), exact match per family, appended to progress.jsonl (the file is
+  rewritten atomically; a resumed run first drops the lines after its checkpoint, which it redoes).
 
 The result, OUT/model, is a transformers model folder (safetensors, config, tokenizer,
 processor) that `load_backbone` loads; `livr pretrain-base --install` also copies it to
@@ -36,7 +37,7 @@ import numpy as np
 import torch
 
 from livr.errors import ConfigError
-from livr.io import atomic_dir, atomic_write_json
+from livr.io import atomic_dir, atomic_write_json, atomic_write_text, discard
 
 CHECKPOINTS = "checkpoints"
 PROGRESS = "progress.jsonl"
@@ -168,7 +169,7 @@ def save_checkpoint(out: Path, step: int, model, optimizer, config: PretrainConf
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
         (tmp / "state.json").write_text(json.dumps({"step": step, "config": dataclasses.asdict(config)}))
     for _, old in _complete(out)[:-2]:
-        shutil.rmtree(old, ignore_errors=True)
+        discard(old)  # renamed first: a half-deleted checkpoint never looks complete
 
 
 def load_checkpoint(path: Path, model, optimizer, heads=None) -> int:
@@ -179,6 +180,21 @@ def load_checkpoint(path: Path, model, optimizer, heads=None) -> int:
         heads.load_state_dict(load_file(str(path / "dense.safetensors")))
     optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=True))
     return int(json.loads((path / "state.json").read_text())["step"])
+
+
+def _progress_lines(out: Path, until: int | None = None) -> str:
+    """progress.jsonl so far; with `until`, only the entries of steps up to `until`."""
+    path = out / PROGRESS
+    lines = path.read_text().splitlines(keepends=True) if path.is_file() else []
+    if until is not None:
+        lines = [line for line in lines if json.loads(line)["step"] <= until]
+    return "".join(lines)
+
+
+def append_progress(out: Path, entry: dict) -> None:
+    """Add one line to progress.jsonl, rewriting the file atomically (a kill never leaves a
+    half-written line)."""
+    atomic_write_text(out / PROGRESS, _progress_lines(out) + json.dumps(entry) + "\n")
 
 
 # ----------------------------------------------------------------------------- the loop
@@ -223,6 +239,8 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, log=print) -> dict
     if resume and checkpoints:
         step = load_checkpoint(checkpoints[-1][1], model, optimizer, heads)
         log(f"resumed at step {step} from {checkpoints[-1][1]}")
+    if resume and (out / PROGRESS).is_file():  # entries after the checkpoint are redone: no duplicates
+        atomic_write_text(out / PROGRESS, _progress_lines(out, until=step))
     collator = lm.collator("standard", max_length=1024)
     pools, sets = Pools(config), heldout(config)
     n_params = sum(p.numel() for p in model.parameters())
@@ -248,8 +266,7 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, log=print) -> dict
             entry = {"step": step, "level": level_at(config, step - 1), "loss": float(np.mean(losses)),
                      "lr": learning_rate(config, step - 1), "seconds": round(time.perf_counter() - start, 1), **scores}
             losses = []
-            with open(out / PROGRESS, "a") as fh:
-                fh.write(json.dumps(entry) + "\n")
+            append_progress(out, entry)
             log(f"step {step}: loss {entry['loss']:.3f}, held-out " +
                 ", ".join(f"level {k} {v:.2f}" for k, v in scores["levels"].items()))
         if step % config.checkpoint_every == 0 or step == config.steps:

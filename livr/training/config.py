@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from livr.data.leakage import POLICIES as LEAKAGE_POLICIES
 from livr.errors import ConfigError
 
 
@@ -145,6 +146,11 @@ class LivrTrainingConfig:
                                        "counting tasks, 128 for vsp plans).", default=None)
     max_validation_examples: int | None = _help("Use only the first N validation examples.", default=None)
     max_test_examples: int | None = _help("Use only the first N test examples.", default=None)
+    leakage: str = _help("Leakage guard, run before training whenever there is a test split: refuse "
+                         "(stop with an error naming the examples) if a train or validation image is a "
+                         "near-duplicate of a test image of the run (the detector of `livr data dedup`), "
+                         "warn (print them loudly and train anyway), or off (skip the check). See "
+                         "docs/training.md.", default="refuse")
 
     # -- hardware and bookkeeping --------------------------------------------------------------
     dtype: str | None = _help("Weights dtype when loading: auto, float32, bfloat16, float16 "
@@ -209,7 +215,7 @@ FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Li
 _HINTS = typing.get_type_hints(LivrTrainingConfig)
 # Fields whose value may differ when a run is resumed (they change bookkeeping, not the result).
 RESUME_FREE = frozenset({"output_dir", "dataloader_num_workers", "logging_steps", "report_to",
-                         "disable_tqdm", "keep_checkpoints", "eval_batch_size"})
+                         "disable_tqdm", "keep_checkpoints", "eval_batch_size", "leakage"})
 
 
 # ----------------------------------------------------------------------------- coercion
@@ -267,6 +273,8 @@ def coerce(name: str, value: Any) -> Any:
                 pass
         raise ValueError(f"expects a number, got {value!r}")
     if hint is str:
+        if name == "leakage" and value is False:
+            return "off"  # YAML 1.1 reads a bare `leakage: off` as false
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
         raise ValueError(f"expects a text value, got {value!r}")
@@ -372,6 +380,8 @@ def problems(config: LivrTrainingConfig) -> list[str]:
         out.append(f"lr_scheduler_type {c.lr_scheduler_type!r} is unknown; choose one of {', '.join(schedulers)}")
     if c.selection not in SELECTIONS:
         out.append(f"selection must be one of {', '.join(SELECTIONS)}, got {c.selection!r}")
+    if c.leakage not in LEAKAGE_POLICIES:
+        out.append(f"leakage must be one of {', '.join(LEAKAGE_POLICIES)}, got {c.leakage!r}")
     if c.selection == "best" and not c.eval_every_epoch:
         out.append("selection=best needs eval_every_epoch=true (the best epoch is found by validation)")
     if c.dtype is not None and c.dtype not in DTYPES:

@@ -61,10 +61,12 @@ def _take(ds, tasks: list[str] | None, limit: int | None):
 
 
 def load_run_data(config) -> RunData:
-    """Load `config.data`, keep `config.tasks`, apply the example limits. DataError if unusable."""
+    """Load `config.data`, keep `config.tasks`, apply the example limits, decode and check every
+    record (`livr.data.validate`). DataError naming the record if anything is unusable."""
     from datasets.utils.logging import disable_progress_bar
 
     from livr.data.loading import load_data
+    from livr.data.validate import decode_split
 
     disable_progress_bar()
     dd = load_data(config.data, ["train"])
@@ -83,8 +85,9 @@ def load_run_data(config) -> RunData:
     splits = {}
     for name, limit in (("validation", config.max_validation_examples), ("test", config.max_test_examples)):
         ds = _take(dd[name], tasks, limit) if name in dd else None
-        splits[name] = SplitData(records=list(ds)) if ds is not None and len(ds) else None
-    return RunData(tasks=tasks, train=SplitData(records=list(train)),
+        has_records = ds is not None and len(ds) > 0
+        splits[name] = SplitData(records=decode_split(ds, name, config.data)) if has_records else None
+    return RunData(tasks=tasks, train=SplitData(records=decode_split(train, "train", config.data)),
                    validation=splits["validation"], test=splits["test"])
 
 

@@ -1,7 +1,8 @@
 """`train(config)`: one `livr train` run, from a checked config to a finished run folder.
 
 Order of work, so that every mistake in the input shows before any training:
-config check -> output folder (and, with resume, the saved run's config) -> data folder -> model ->
+config check -> output folder (and, with resume, the saved run's config) -> data folder ->
+leakage guard (train/validation images near-duplicating test images; livr.data.leakage) -> model ->
 encoding of every split -> stage 1 (if any) -> stage 2 (if any) -> selection -> test -> artifacts.
 
 A run folder:
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from livr.errors import ConfigError, DataError
-from livr.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from livr.io import atomic_write_bytes, atomic_write_json, atomic_write_text, discard
 from livr.training.config import RESUME_FREE, LivrTrainingConfig, from_dict, read_yaml
 
 CONFIG_FILE = "config.yaml"
@@ -202,6 +203,7 @@ def train(config: LivrTrainingConfig, *, resume: bool = False, overwrite: bool =
     from accelerate import PartialState
     from transformers import set_seed
 
+    from livr.data.leakage import check_leakage
     from livr.training.data import encode_run_data, load_run_data
     from livr.training.trainer import cpu_processes
 
@@ -220,6 +222,8 @@ def train(config: LivrTrainingConfig, *, resume: bool = False, overwrite: bool =
     if selection == "best" and data.validation is None:
         raise DataError(f"selection=best needs validation records, but {config.data} has none for "
                         f"{', '.join(data.tasks)}; add a validation split or set selection: final")
+    leaks = check_leakage(data, policy=config.leakage, data_path=config.data,
+                          say=lambda text: _say(is_main, text))  # DataError under `refuse`
 
     set_seed(config.seed)
     lm = load_model(config)
@@ -228,12 +232,12 @@ def train(config: LivrTrainingConfig, *, resume: bool = False, overwrite: bool =
                     progress=is_main and not config.disable_tqdm)
     if is_main and status in ("new", "replace"):
         if status == "replace":  # only now: every check above has passed
-            shutil.rmtree(run)
+            discard(run)
         header = "# Resolved config of this run" + (f"; launched with:\n#   {command}\n" if command else "\n")
         atomic_write_text(run / CONFIG_FILE, config.to_yaml(header))
     _barrier()
 
-    session = _Session(config, lm, data, selection, run, is_main, image_repeats)
+    session = _Session(config, lm, data, selection, run, is_main, image_repeats, leaks)
     session.run_stages()
     metrics = session.finish()
     _barrier()
@@ -256,12 +260,13 @@ def _say(is_main: bool, text: str) -> None:
 class _Session:
     """The stages of one run over one model, and the per-epoch bookkeeping."""
 
-    def __init__(self, config, lm, data, selection, run, is_main, image_repeats):
+    def __init__(self, config, lm, data, selection, run, is_main, image_repeats, leaks=()):
         from livr.evaluation.generate import default_max_new_tokens
 
         self.config, self.lm, self.data, self.selection = config, lm, data, selection
         self.run, self.is_main, self.image_repeats = run, is_main, image_repeats
         self.progress = Progress(run, is_main)
+        self.leaks = list(leaks)  # near-duplicate (train/validation, test) pairs trained with (leakage=warn)
         records = (data.validation.records if data.validation else []) + (data.test.records if data.test else [])
         self.max_new_tokens = config.max_new_tokens or default_max_new_tokens(records)
 
@@ -373,6 +378,10 @@ class _Session:
             "num_examples": self.data.sizes(),
             "history": history,
         }
+        if self.leaks:
+            from livr.data.leakage import summary
+
+            metrics["leakage"] = summary(self.leaks)
         predictions = None
         if self.data.test is not None:
             report = self._evaluate(self.data.test, "test")

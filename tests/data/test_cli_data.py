@@ -22,6 +22,7 @@ def _fake_generate(task: str):
     """A fast stand-in for a task generator, honouring the contract (n records, split-local rng)."""
 
     def generate(split, n, rng, **knobs):
+        kind = livr.data.tasks.get_task(task).answer_kind
         records = []
         for i in range(n):
             image = Image.new("RGB", (96, 80), tuple(int(c) for c in rng.integers(120, 256, 3)))
@@ -37,8 +38,8 @@ def _fake_generate(task: str):
                     task=task,
                     images=[image, image.rotate(90)],
                     question="Which?",
-                    choices=["Box A", "Box B"],
-                    answer=choice_letter(i % 2),
+                    choices=["Box A", "Box B"] if kind == "choice" else [],
+                    answer=choice_letter(i % 2) if kind == "choice" else str(2 + i % 3),
                     prompt="Which?\n(A) Box A\n(B) Box B",
                     source=f"synthetic:{task}",
                 )

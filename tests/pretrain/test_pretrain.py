@@ -58,6 +58,28 @@ def test_resume_after_a_crash_gives_the_same_model(tmp_path, monkeypatch):
     assert [x["step"] for x in lines] == [2, 4]
 
 
+def test_resume_drops_progress_lines_after_the_checkpoint(tmp_path, monkeypatch):
+    """Killed after logging step 3 but before its checkpoint: the resumed run redoes step 3 and
+    logs it once; progress.jsonl is never a half-written line."""
+    config = _config(tmp_path / "run", steps=3, eval_every=1, checkpoint_every=2, eval_examples=1)
+    real_save = pt.save_checkpoint
+
+    def crash_at_step_3(out, step, *args, **kwargs):
+        if step == 3:
+            raise KeyboardInterrupt("killed")
+        real_save(out, step, *args, **kwargs)
+
+    monkeypatch.setattr(pt, "save_checkpoint", crash_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        pt.pretrain(config, log=lambda _: None)
+    progress = tmp_path / "run" / "progress.jsonl"
+    assert [json.loads(x)["step"] for x in progress.read_text().splitlines()] == [1, 2, 3]
+    monkeypatch.setattr(pt, "save_checkpoint", real_save)
+    pt.pretrain(config, resume=True, log=lambda _: None)
+    assert [json.loads(x)["step"] for x in progress.read_text().splitlines()] == [1, 2, 3]
+    assert not [p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]
+
+
 def test_finished_output_installs_and_loads(tmp_path, monkeypatch):
     from livr import load_backbone
     from livr.pretrain import base

@@ -124,6 +124,30 @@ def test_resume_after_sigkill_in_stage_2(livr_run, tmp_path):
     assert cli("--resume", "--out", out) == 0  # a finished run: nothing to do
 
 
+def test_resume_after_sigkill_in_stage_1(loc_data, tmp_path):
+    """Kill a `livr train` process in stage 1's second epoch (its first checkpoint saved, the
+    second epoch's optimizer step not taken); --resume finishes with the same metrics and weights
+    as an uninterrupted run of the same config."""
+    from tests.faults import run_killed
+
+    values = tiny(loc_data, tmp_path / "straight", stage1_epochs=2, stage2_epochs=1)
+    run(values)
+    reference = Path(values["output_dir"])
+    out = tmp_path / "killed"
+    argv = ["train"] + [f"--{k}={v}" for k, v in {**values, "output_dir": out}.items()]
+    # one optimizer step per epoch: the second training step is the first of stage 1's epoch 2
+    run_killed(argv, tmp_path / "child", stall="livr.training.trainer:LivrTrainer.training_step", call=2,
+               preload=("torch", "transformers", "peft"))
+    assert [p.name for p in (out / "checkpoints" / "stage1").iterdir()] == ["checkpoint-1"]
+    assert not (out / "checkpoints" / "stage2").exists() and not (out / "metrics.json").exists()
+    assert [h["epoch"] for h in json.loads((out / "progress.json").read_text())["history"]] == [1]
+
+    assert cli("--resume", "--out", out) == 0  # the run's own config.yaml
+    assert (out / "metrics.json").read_bytes() == (reference / "metrics.json").read_bytes()
+    assert (out / "adapter_model.safetensors").read_bytes() == (reference / "adapter_model.safetensors").read_bytes()
+    assert [h["stage"] for h in json.loads((out / "metrics.json").read_text())["history"]] == [1, 1, 2]
+
+
 def test_resume_between_stages(livr_run, tmp_path):
     """A run stopped after stage 1's last checkpoint (stage 2 never checkpointed, its epochs
     already in progress.json) restarts stage 2 from stage 1's weights and ends identically."""

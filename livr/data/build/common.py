@@ -19,11 +19,12 @@ and draw their marks the same way:
 
 from __future__ import annotations
 
+import contextlib
 import io
 import zlib
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -170,17 +171,30 @@ def image_from_file(path: Path) -> Image.Image:
     return encode_image(image.convert("RGB"), fmt="PNG")
 
 
-def load_rgb(path: Path) -> Image.Image:
-    """Decode an image file to RGB; a broken file is a DataError naming it."""
+@contextlib.contextmanager
+def _open_source_image(path: Path) -> Iterator[Image.Image]:
+    """Image.open with a missing or broken file turned into a DataError naming it."""
     try:
         with Image.open(path) as image:
-            return image.convert("RGB")
+            yield image
     except FileNotFoundError:
         raise DataError(
             f"{Path(path).parent}: expected the image {Path(path).name}, found none"
         ) from None
-    except Exception as err:
+    except Exception as err:  # PIL raises several types for broken files
         raise DataError(f"{path}: not a readable image ({err})") from None
+
+
+def load_rgb(path: Path) -> Image.Image:
+    """Decode an image file to RGB; a broken file is a DataError naming it."""
+    with _open_source_image(path) as image:
+        return image.convert("RGB")
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header; a broken file is a DataError naming it."""
+    with _open_source_image(path) as image:
+        return image.size
 
 
 def image_from_bytes(data: bytes, where: str) -> Image.Image:

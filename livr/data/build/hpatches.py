@@ -30,6 +30,7 @@ from livr.data.build.common import (
     draw_points,
     encode_image,
     far_points,
+    image_size,
     letters,
     load_rgb,
     mcq_record,
@@ -124,11 +125,6 @@ def _image(path: Path) -> Image.Image:
     return load_rgb(path)
 
 
-def _size(path: Path) -> tuple[int, int]:
-    with Image.open(path) as im:
-        return im.size
-
-
 def _build_split(split, seqs, want, rng, report) -> list[dict]:
     pairs = [(s, i, j) for s in seqs for i in range(1, 7) for j in range(i + MIN_GAP, 7)]
     pairs = shuffled(pairs, rng)
@@ -154,7 +150,7 @@ def _build_split(split, seqs, want, rng, report) -> list[dict]:
 
 def _example(pair, used_refs, rng, split, index, tries: int = 100):
     seq, i, j = pair
-    src_size, dst_size = _size(seq / f"{i}.ppm"), _size(seq / f"{j}.ppm")
+    src_size, dst_size = image_size(seq / f"{i}.ppm"), image_size(seq / f"{j}.ppm")
     H = pair_homography(seq, i, j)
     s_short, d_short = min(src_size), min(dst_size)
     for _ in range(tries):

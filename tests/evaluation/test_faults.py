@@ -1,0 +1,54 @@
+"""`livr eval` killed with SIGKILL mid-way: it leaves nothing under --out (so the same command is
+not refused afterwards), and the same command run again writes the report of an uninterrupted run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from livr.cli.main import main
+from tests.faults import run_killed
+
+VOLATILE = ("date", "seconds", "examples_per_second")  # the wall clock; everything else must match
+
+KILL_POINTS = {  # (function, which call, counting only calls whose first argument contains ...)
+    # after the first of three generation batches (6 records, --batch-size 2)
+    "generating": ("livr.data.collator:Collator.pad", 2, None),
+    # mid-write: predictions.jsonl written, eval.json not yet
+    "writing": ("pathlib:Path.write_text", 1, "eval.json"),
+}
+
+
+def _report(out):
+    report = json.loads((out / "eval.json").read_text())
+    return {k: v for k, v in report.items() if k not in VOLATILE}, (out / "predictions.jsonl").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def reference(livr_run, eval_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reference") / "eval"
+    assert main(["eval", "--model", str(livr_run), "--data", eval_data, "--batch-size", "2", "--quiet",
+                 "--out", str(out)]) == 0
+    return _report(out)
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_eval_killed_then_rerun_gives_the_same_report(point, reference, livr_run, eval_data, tmp_path):
+    parent = tmp_path / "evals"
+    out = parent / "eval"
+    argv = ["eval", "--model", str(livr_run), "--data", eval_data, "--batch-size", "2", "--quiet",
+            "--out", str(out)]
+    stall, call, match = KILL_POINTS[point]
+    run_killed(argv, tmp_path / "child", stall=stall, call=call, match=match, preload=("torch", "transformers"))
+    assert not out.exists()
+    leftovers = list(parent.iterdir()) if parent.exists() else []
+    if point == "writing":  # the partial folder has a hidden temporary name only
+        [tmp] = leftovers
+        assert tmp.name.startswith(".eval.tmp-") and sorted(p.name for p in tmp.iterdir()) == ["predictions.jsonl"]
+    else:
+        assert leftovers == []
+
+    assert main(argv) == 0  # the same command: not refused, since --out does not exist
+    assert _report(out) == reference
+    assert [p.name for p in parent.iterdir() if not p.name.startswith(".")] == ["eval"]

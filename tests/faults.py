@@ -1,0 +1,117 @@
+"""Run a `livr` command in a child process and SIGKILL it at a chosen point (the fault tests).
+
+A fixed sleep before the kill would land anywhere on a loaded machine, so the child is told where
+to stop instead: `stall="module:Object.attribute"` replaces that function (or method) in the child
+with one that, on its `call`-th call (counting only calls whose first argument, as text, contains
+`match`, when given), creates the marker file and blocks. The parent waits for the
+marker (with a generous deadline) and kills the child with SIGKILL -- a real kill at a known point
+(mid-epoch, mid-generation, mid-write), not an exception that cleanup code could catch.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEADLINE_S = 240  # for the child to reach the stall point on a loaded 2-core machine
+
+
+def _stall(target: str, call: int, marker: str, match: str | None = None) -> None:
+    """In the child: the `call`-th call of `target` (among those whose first argument contains
+    `match`) touches `marker` and never returns."""
+    module, _, attribute = target.partition(":")
+    owner = importlib.import_module(module)
+    *path, name = attribute.split(".")
+    for part in path:
+        owner = getattr(owner, part)
+    original = getattr(owner, name)
+    calls = 0
+
+    @functools.wraps(original)
+    def stalled(*args, **kwargs):
+        nonlocal calls
+        if match is not None and not (args and match in str(args[0])):
+            return original(*args, **kwargs)
+        calls += 1
+        if calls == call:
+            Path(marker).touch()
+            while True:
+                time.sleep(1)
+        return original(*args, **kwargs)
+
+    setattr(owner, name, stalled)
+
+
+def child_main(argv: list[str], *, preload: tuple[str, ...] = (), stall: str | None = None,
+               call: int = 1, match: str | None = None, marker: str | None = None) -> None:
+    """Entry point of the child: heavy imports, one torch thread, the stall, then `livr ARGV`."""
+    import gc
+
+    for name in preload:
+        importlib.import_module(name)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)  # as the tests do: 2 threads on 2 busy cores crawl
+    gc.freeze()  # accelerate's gc.collect() at every Trainer.train() would rescan the import heap
+    if stall is not None:
+        _stall(stall, call, marker, match)
+    from livr.cli.main import main
+
+    sys.exit(main(argv))
+
+
+def start(argv: list[str], log: Path, *, preload: tuple[str, ...] = (), stall: str | None = None,
+          call: int = 1, match: str | None = None, marker: str | Path | None = None) -> subprocess.Popen:
+    """`livr ARGV` in a child process (offline; its stderr goes to `log`), stalled as above."""
+    kwargs = {"preload": tuple(preload), "stall": stall, "call": call, "match": match,
+              "marker": None if marker is None else str(marker)}
+    code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from tests.faults import child_main; "
+            f"child_main({[str(a) for a in argv]!r}, **{kwargs!r})")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
+           "TOKENIZERS_PARALLELISM": "false"}
+    with open(log, "wb") as err:  # a file, not a pipe: a chatty child never blocks on a full pipe
+        return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=err)
+
+
+def kill_when(proc: subprocess.Popen, ready, what: str, log: Path | None = None,
+              deadline_s: float = DEADLINE_S) -> None:
+    """SIGKILL `proc` as soon as `ready()` is true; fail if it exits first or takes too long."""
+    try:
+        deadline = time.monotonic() + deadline_s
+        while not ready():
+            if proc.poll() is not None:
+                err = log.read_text(errors="replace")[-3000:] if log else ""
+                raise AssertionError(f"the child exited (status {proc.returncode}) before {what}:\n{err}")
+            assert time.monotonic() < deadline, f"the child did not reach {what} in {deadline_s} s"
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+
+def run_killed(argv: list[str], workdir: Path, *, stall: str, call: int = 1, match: str | None = None,
+               preload: tuple[str, ...] = ()) -> None:
+    """Run `livr ARGV` until the `call`-th call of `stall`, then SIGKILL it. The marker file and
+    the child's stderr go to `workdir` (keep it apart from the outputs under test)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    marker, log = workdir / "stalled", workdir / "stderr.txt"
+    marker.unlink(missing_ok=True)
+    proc = start(argv, log, preload=preload, stall=stall, call=call, match=match, marker=marker)
+    kill_when(proc, marker.exists, f"call {call} of {stall}", log)
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """{relative path: sha256} of every file under `folder` (hidden names included)."""
+    import hashlib
+
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
