@@ -1,11 +1,6 @@
 """End-to-end `livr train` runs on a tiny Qwen2.5-VL and tiny synthetic data (CPU, offline)."""
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -95,26 +90,16 @@ def test_same_seed_same_metrics(livr_run, tmp_path):
 def test_resume_after_sigkill_in_stage_2(livr_run, tmp_path):
     """Kill a `livr train` process right after its first stage-2 checkpoint; --resume finishes
     with the same metrics and weights as the uninterrupted run."""
+    from tests.faults import kill_when, start
+
     values, _ = livr_run
     out = tmp_path / "killed"
     argv = ["train", "--resume"] + [f"--{k}={v}" for k, v in {**values, "output_dir": out}.items()]
-    code = (f"import gc, torch, transformers, peft; torch.set_num_threads({torch.get_num_threads()}); "
-            f"gc.freeze(); from livr.cli.main import main; main({argv!r})")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error"}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    marker = out / "checkpoints" / "stage2"
-    try:
-        deadline = time.time() + 240
-        while not list(marker.glob("checkpoint-*/trainer_state.json")):
-            assert proc.poll() is None, "the training process ended before its first stage-2 checkpoint"
-            assert time.time() < deadline, "no stage-2 checkpoint in time"
-            time.sleep(0.01)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.kill()
-        proc.wait()
-    assert proc.returncode == -signal.SIGKILL
+    log = tmp_path / "stderr.txt"
+    proc = start(argv, log, preload=("torch", "transformers", "peft"))
+    checkpoints = out / "checkpoints" / "stage2"
+    kill_when(proc, lambda: any(checkpoints.glob("checkpoint-*/trainer_state.json")),
+              "its first stage-2 checkpoint", log)
     assert not (out / "metrics.json").exists()
 
     assert cli("--resume", "--out", out) == 0  # the run's own config.yaml
