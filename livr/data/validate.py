@@ -10,7 +10,7 @@ deep inside `datasets` in epoch 7.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any
 
 from livr.data.schema import MAX_IMAGES, choice_letter
 from livr.data.tasks import TASKS
@@ -62,7 +62,3 @@ def decode_split(ds, split: str, source: str) -> list[dict[str, Any]]:
         out.append(record)
     return out
 
-
-def check_records(records: Iterable[dict[str, Any]], split: str, source: str) -> None:
-    for i, record in enumerate(records):
-        check_record(record, f"{split} record {record.get('id', i)!r} of {source}")

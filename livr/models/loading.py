@@ -22,7 +22,7 @@ import torch
 
 from livr.data.collator import Collator, Encoder
 from livr.errors import ConfigError
-from livr.models.backbones import FAMILIES, NATIVE_FAMILIES, family_from_model_type, get_adapter
+from livr.models.backbones import NATIVE_FAMILIES, family_from_model_type, get_adapter
 from livr.models.backbones.base import TinySize, inner_model
 from livr.models.latents import LatentSpec, add_latent_tokens, existing_latent_count, initialise_latent_rows
 from livr.models.masks import build_attention_mask, get_policy
@@ -113,9 +113,10 @@ def resolve_family(name: str, trust_remote_code: bool = False) -> tuple[str, str
     name = shipped_model_dir(name) or name
     if name.startswith("tiny:"):
         family = name.split(":", 1)[1]
-        if family not in FAMILIES:
-            raise ConfigError(f"model {name!r}: unknown backbone family {family!r}; use tiny:<family> with one "
-                              f"of {', '.join(FAMILIES)}, a local model folder or a hub id")
+        try:
+            get_adapter(family)
+        except ConfigError as err:
+            raise ConfigError(f"model {name!r}: {err}") from None
         if family not in NATIVE_FAMILIES:
             get_adapter(family).build_tiny()  # raises the family's own explanation
         return family, None
