@@ -112,6 +112,11 @@ def _register_synth(sub) -> None:
         help="shrink images so that their longer side is at most PX pixels (as `livr demo` does; "
         "default: the generator's size)",
     )
+    p.add_argument(
+        "--level", default=None, metavar="NAME",
+        help="difficulty level of every task: paper (default, the paper's rules) or an easier one "
+        "(e.g. easy); docs/data.md lists each task's levels",
+    )
     p.add_argument("--out", required=True, help="data folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -157,7 +162,7 @@ def mix_splits(per_task: dict[str, dict[str, object]], seed: int) -> dict[str, o
 
 
 def run_synth(args) -> int:
-    from livr.data.synth import generate_split, shrink_images
+    from livr.data.synth import generate_split, level_knobs, shrink_images
     from livr.data.writer import refuse_existing, to_dataset, write_dataset
 
     tasks = _task_names(args)
@@ -170,6 +175,11 @@ def run_synth(args) -> int:
         raise ConfigError(f"--image-size must be a positive number of pixels, got {args.image_size}")
     refuse_existing(args.out, args.overwrite, what="--out")
     _load_generators(tasks)
+    for task in tasks:
+        try:
+            level_knobs(task, args.level)
+        except ConfigError as err:
+            raise ConfigError(f"--level: {err}") from None
 
     start = time.perf_counter()
     per_task: dict[str, dict[str, object]] = {}
@@ -180,14 +190,16 @@ def run_synth(args) -> int:
                 bar.set_postfix_str(f"{task}/{split}")
                 # Encoded to Arrow at once, so decoded images of only one chunk are in memory.
                 per_task[task][split] = to_dataset(
-                    shrink_images(generate_split(task, split, n, args.seed), args.image_size), split)
+                    shrink_images(generate_split(task, split, n, args.seed, level=args.level),
+                                  args.image_size), split)
                 bar.update(n)
     splits = mix_splits(per_task, args.seed)
     write_dataset(splits, args.out, overwrite=args.overwrite)
     counts = ", ".join(f"{s} {len(d)}" for s, d in splits.items())
     print(
         f"wrote {args.out}: {counts} examples of {', '.join(tasks)} "
-        f"(seed {args.seed}) in {time.perf_counter() - start:.1f} s"
+        f"(seed {args.seed}{', level ' + args.level if args.level else ''}) in "
+        f"{time.perf_counter() - start:.1f} s"
     )
     return 0
 

@@ -17,6 +17,7 @@ A run folder:
     RUN/adapter_config.json            fine-tune writes model.safetensors + config.json instead)
     RUN/tokenizer*, processor files  the processor with the latent tokens
     RUN/test_predictions.json        id, task, answer, prediction, correct per test record
+    RUN/timing.json                  seconds in Trainer.train() (this process's stages only)
     RUN/metrics.json                 written last: its presence means the run finished
 
 Resume: with `resume=True` the run restarts from the last complete checkpoint of the latest
@@ -42,6 +43,7 @@ CONFIG_FILE = "config.yaml"
 PROGRESS_FILE = "progress.json"
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "test_predictions.json"
+TIMING_FILE = "timing.json"
 BEST_FILE = Path("best") / "trainable.safetensors"
 
 
@@ -269,6 +271,7 @@ class _Session:
         self.leaks = list(leaks)  # near-duplicate (train/validation, test) pairs trained with (leakage=warn)
         records = (data.validation.records if data.validation else []) + (data.test.records if data.test else [])
         self.max_new_tokens = config.max_new_tokens or default_max_new_tokens(records)
+        self.train_seconds = 0.0  # Trainer.train() time of the stages run in this process
 
     # -- stages ------------------------------------------------------------------------------
     def run_stages(self) -> None:
@@ -309,7 +312,9 @@ class _Session:
             mask_policy=policy,
         )
         epoch_callback.trainer = trainer
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        # the Trainer's own clock: optimisation and the per-epoch validation, not loading or encoding
+        self.train_seconds += float(result.metrics.get("train_runtime", 0.0))
 
     def _on_epoch(self, trainer, stage: int, policy: str, offset: int, stage_epoch: int, steps: int):
         epoch = offset + stage_epoch
@@ -392,6 +397,8 @@ class _Session:
             self._write_artifacts()
             if predictions is not None:
                 atomic_write_json(self.run / PREDICTIONS_FILE, predictions)
+            # timing apart from metrics.json, which must be byte-identical after a resume
+            atomic_write_json(self.run / TIMING_FILE, {"train_seconds": round(self.train_seconds, 1)})
             atomic_write_json(self.run / METRICS_FILE, metrics)
             if not c.keep_checkpoints:
                 shutil.rmtree(self.run / "checkpoints", ignore_errors=True)

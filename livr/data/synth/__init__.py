@@ -8,6 +8,12 @@ which returns `n` records in the schema of `livr.data.schema.make_record`, drawi
 the split's own source material (`livr.data.photos.photos_for_split`) so nothing is shared
 across splits, and balancing answer letters. `generate_split` derives one independent
 generator per (task, split, seed), so the same arguments always give the same records.
+
+Difficulty levels: each module may declare `LEVELS`, an ordered mapping of level name -> knob
+values, from the paper's rules (`paper`, always first and always `{}`: the default) to easier ones
+(`medium`, `easy`, ...). An easier level keeps the task's question, choices and answer format and
+only makes the visual evidence larger, clearer or fewer. Explicit knobs win over the level's.
+`levels(task)` lists them; docs/data.md says what each one changes.
 """
 
 from __future__ import annotations
@@ -31,11 +37,35 @@ def generator_module(task: str):
     return importlib.import_module(f"livr.data.synth.{task}")
 
 
-def generate_split(task: str, split: str, n: int, seed: int, **knobs) -> list[dict]:
-    if n < 0:
-        from livr.errors import ConfigError
+DEFAULT_LEVEL = "paper"
 
+
+def levels(task: str) -> dict[str, dict]:
+    """The task's difficulty levels, hardest (the paper's rules) first: name -> knob values."""
+    declared = getattr(generator_module(task), "LEVELS", None) or {DEFAULT_LEVEL: {}}
+    return {name: dict(knobs) for name, knobs in declared.items()}
+
+
+def level_knobs(task: str, level: str | None) -> dict:
+    """The knob values of `level` (None: the paper's); ConfigError naming the known levels."""
+    from livr.errors import ConfigError
+
+    known = levels(task)
+    name = DEFAULT_LEVEL if level is None else level
+    if name not in known:
+        raise ConfigError(f"task {task!r} has no level {name!r}; its levels: {', '.join(known)}")
+    return known[name]
+
+
+def generate_split(task: str, split: str, n: int, seed: int, level: str | None = None,
+                   **knobs) -> list[dict]:
+    """`n` records of `task` for `split`; `level` picks a difficulty preset (see `levels`),
+    explicit `knobs` override it."""
+    from livr.errors import ConfigError
+
+    if n < 0:
         raise ConfigError(f"number of {split} examples must be >= 0, got {n}")
+    knobs = {**level_knobs(task, level), **knobs}
     records = generator_module(task).generate(split, n, split_rng(task, split, seed), **knobs)
     if len(records) != n:
         raise RuntimeError(f"generator for {task} returned {len(records)} records, expected {n}")
