@@ -139,8 +139,14 @@ class LivrTrainingConfig:
     selection: str = _help("Which weights the run keeps: best (highest validation accuracy), final, "
                            "or auto (best for a single task, final for multi-task, as in the paper).",
                            default="auto")
-    eval_every_epoch: bool = _help("Measure validation accuracy (by generation) after every epoch.",
+    eval_every_epoch: bool = _help("Measure validation accuracy (by generation) after every epoch, under "
+                                   "the epoch's own stage mask and, when that differs, the standard mask.",
                                    default=True)
+    eval_mask: str = _help("Mask the final model is used with: it chooses the best epoch (selection=best) "
+                           "and is the mask of the test evaluation. auto: the mask of the run's last stage "
+                           "(standard after a stage 2, the stage-1 mask when stage2_epochs is 0), or a "
+                           "policy of livr.models.masks.POLICIES (standard, bottleneck, answer_bottleneck, "
+                           "bottleneck_latent_blind).", default="auto")
     eval_batch_size: int = _help("Batch size of validation / test generation.", default=8)
     max_new_tokens: int | None = _help("Generation budget per answer (default: 8 for choice and "
                                        "counting tasks, 128 for vsp plans).", default=None)
@@ -191,6 +197,9 @@ class LivrTrainingConfig:
         mask = self.stage1_mask or m.stage1_mask
         out = dataclasses.replace(self, num_latents=k, stage1_epochs=s1, stage2_epochs=s2,
                                   stage1_mask=mask if m.stage1_mask else None)
+        if out.eval_mask == "auto":  # the mask of the last stage that trains
+            last = out.stages()
+            out = dataclasses.replace(out, eval_mask=last[-1][1] if last else "standard")
         check(out)
         return out
 
@@ -382,6 +391,10 @@ def problems(config: LivrTrainingConfig) -> list[str]:
         out.append(f"selection must be one of {', '.join(SELECTIONS)}, got {c.selection!r}")
     if c.leakage not in LEAKAGE_POLICIES:
         out.append(f"leakage must be one of {', '.join(LEAKAGE_POLICIES)}, got {c.leakage!r}")
+    if c.eval_mask != "auto" and c.eval_mask not in POLICIES:
+        close = difflib.get_close_matches(str(c.eval_mask), POLICIES, n=1)
+        out.append(f"eval_mask {c.eval_mask!r} is unknown; choose auto or one of {', '.join(POLICIES)}"
+                   + (f" (did you mean {close[0]!r}?)" if close else ""))
     if c.selection == "best" and not c.eval_every_epoch:
         out.append("selection=best needs eval_every_epoch=true (the best epoch is found by validation)")
     if c.dtype is not None and c.dtype not in DTYPES:

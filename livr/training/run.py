@@ -5,6 +5,12 @@ config check -> output folder (and, with resume, the saved run's config) -> data
 leakage guard (train/validation images near-duplicating test images; livr.data.leakage) -> model ->
 encoding of every split -> stage 1 (if any) -> stage 2 (if any) -> selection -> test -> artifacts.
 
+Validation after every epoch runs under the epoch's own stage mask, under the standard mask when
+that differs, and under `eval_mask` (the mask the final model is used with; by default the mask of
+the run's last stage). A history entry's `val_accuracy` is the accuracy under `eval_mask`: it
+chooses the best epoch; `val_accuracy_by_mask` has every mask measured. The test split is
+evaluated under `eval_mask` too.
+
 A run folder:
 
     RUN/config.yaml                  the resolved config (with the launch command on top)
@@ -171,8 +177,14 @@ def load_run(run_dir: str | os.PathLike, **overrides):
 # ----------------------------------------------------------------------------- progress
 
 
+def validation_masks(stage_mask: str, eval_mask: str) -> list[str]:
+    """The masks one epoch is validated under: its stage's, the standard one, and the eval mask
+    (each once, in that order)."""
+    return list(dict.fromkeys([stage_mask, "standard", eval_mask]))
+
+
 def _best(history: list[dict]) -> dict | None:
-    """The epoch with the highest validation accuracy (the earliest on ties)."""
+    """The epoch with the highest validation accuracy under the eval mask (the earliest on ties)."""
     scored = [h for h in history if h.get("val_accuracy") is not None]
     return max(scored, key=lambda h: (h["val_accuracy"], -h["epoch"])) if scored else None
 
@@ -324,10 +336,17 @@ class _Session:
             "learning_rate": float(trainer.lr_scheduler.get_last_lr()[0]),
             "global_step": trainer.state.global_step,
         }
+        by_mask: dict[str, float] = {}
         if self.config.eval_every_epoch and self.data.validation is not None:
-            report = self._evaluate(self.data.validation, f"validation (epoch {epoch})")
-            entry["val_accuracy"] = report["accuracy"]
-            entry["val_accuracy_per_task"] = report["per_task"]
+            eval_mask = self.config.eval_mask
+            for mask in validation_masks(policy, eval_mask):
+                report = self._evaluate(self.data.validation, f"validation (epoch {epoch}, {mask} mask)",
+                                        mask)
+                by_mask[mask] = report["accuracy"]
+                if mask == eval_mask:
+                    entry["val_accuracy"] = report["accuracy"]
+                    entry["val_accuracy_per_task"] = report["per_task"]
+            entry["val_accuracy_by_mask"] = by_mask
         history = [h for h in self.progress.history if h["epoch"] < epoch]
         prior = _best(history)
         history.append(entry)
@@ -342,16 +361,18 @@ class _Session:
             self.progress.best_saved_epoch = epoch
         self.progress.history = history
         self.progress.save()
-        logs = {k: entry[k] for k in ("train_loss", "val_accuracy") if entry.get(k) is not None}
+        logs = {f"livr/{k}": entry[k] for k in ("train_loss", "val_accuracy") if entry.get(k) is not None}
+        logs.update({f"livr/val_accuracy/{mask}": value for mask, value in by_mask.items()})
         if logs:
-            trainer.log({f"livr/{k}": v for k, v in logs.items()})
+            trainer.log(logs)
 
-    def _evaluate(self, split, desc: str) -> dict[str, Any]:
+    def _evaluate(self, split, desc: str, mask_policy: str) -> dict[str, Any]:
         from livr.evaluation.generate import evaluate
 
         return evaluate(self.lm, split.records, split.examples, batch_size=self.config.eval_batch_size,
                         max_new_tokens=self.max_new_tokens, image_repeats=self.image_repeats,
-                        progress=self.is_main and not self.config.disable_tqdm, desc=desc)
+                        mask_policy=mask_policy, progress=self.is_main and not self.config.disable_tqdm,
+                        desc=desc)
 
     # -- the end -----------------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:
@@ -376,6 +397,7 @@ class _Session:
             "num_latents": c.num_latents,
             "stages": [{"stage": s, "mask": p, "epochs": e} for s, p, e in c.stages()],
             "selection": self.selection,
+            "eval_mask": c.eval_mask,
             "selected_epoch": selected,
             "best_val_accuracy": best["val_accuracy"] if best else None,
             "best_epoch": best["epoch"] if best else None,
@@ -389,7 +411,7 @@ class _Session:
             metrics["leakage"] = summary(self.leaks)
         predictions = None
         if self.data.test is not None:
-            report = self._evaluate(self.data.test, "test")
+            report = self._evaluate(self.data.test, f"test ({c.eval_mask} mask)", c.eval_mask)
             metrics["test_accuracy"] = report["accuracy"]
             metrics["test_accuracy_per_task"] = report["per_task"]
             predictions = _prediction_rows(self.data.test.records, report["predictions"])
@@ -439,4 +461,5 @@ def _summary(metrics: dict, run: Path) -> str:
             f"{metrics['selected_epoch']} ({metrics['selection']})")
     if "test_accuracy" in metrics:
         text += f", test accuracy {pct(metrics['test_accuracy'])}"
+    text += f" (under the {metrics['eval_mask']} mask)"
     return text + f"; run folder {run}"

@@ -119,3 +119,27 @@ def test_cli_has_a_flag_per_field():
     assert (args.num_latents, args.output_dir, args.full_finetune, args.tasks) == ("4", "RUN", "true", "jigsaw,counting")
     assert not hasattr(args, "seed")  # unset flags do not override the YAML file
     assert set(FIELDS) <= {a.dest for a in build_parser()._subparsers._group_actions[0].choices["train"]._actions}
+
+
+@pytest.mark.parametrize("values,mask", [
+    ({}, "standard"),  # livr 4 + 6: the model is used after stage 2
+    ({"stage2_epochs": 0}, "bottleneck"),  # a stage-1-only run is used under its stage-1 mask
+    ({"stage2_epochs": 0, "stage1_mask": "bottleneck_latent_blind"}, "bottleneck_latent_blind"),
+    ({"method": "mask_only", "stage2_epochs": 0}, "answer_bottleneck"),
+    ({"method": "mask_only"}, "standard"),
+    ({"method": "sft"}, "standard"),
+    ({"stage1_epochs": 0}, "standard"),
+    ({"stage2_epochs": 0, "eval_mask": "standard"}, "standard"),  # explicit values are kept
+    ({"method": "sft", "eval_mask": "bottleneck"}, "bottleneck"),
+])
+def test_eval_mask(values, mask):
+    c = resolved(**values)
+    assert c.eval_mask == mask
+    assert c.resolved() == c  # resolving again changes nothing (config.yaml round trip)
+
+
+def test_eval_mask_unknown():
+    with pytest.raises(ConfigError, match=r"eval_mask 'botleneck' is unknown; choose auto or one of standard.*"
+                                          r"did you mean 'bottleneck'"):
+        load_config(None, {**REQUIRED, "eval_mask": "botleneck"})
+    assert load_config(None, REQUIRED).eval_mask == "auto"

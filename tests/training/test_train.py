@@ -57,11 +57,27 @@ def test_livr_run_folder(livr_run):
     assert [(h["epoch"], h["stage"], h["stage_epoch"], h["mask"]) for h in history] == [
         (1, 1, 1, "bottleneck"), (2, 2, 1, "standard"), (3, 2, 2, "standard")]
     assert all(h["train_loss"] > 0 and "val_accuracy" in h for h in history)
+    # stage-1 epochs are validated under their own mask and the standard one, stage-2 epochs under
+    # the standard one only; the run ends with stage 2, so the standard mask selects and tests
+    assert metrics["eval_mask"] == "standard"
+    assert [sorted(h["val_accuracy_by_mask"]) for h in history] == [["bottleneck", "standard"], ["standard"],
+                                                                   ["standard"]]
+    assert all(h["val_accuracy"] == h["val_accuracy_by_mask"]["standard"] for h in history)
+    assert json.loads((out / "progress.json").read_text())["history"] == history
     # each stage has its own schedule: steps restart, and each stage decays to 0 at its end
     assert [h["global_step"] for h in history] == [1, 1, 2]
     assert history[0]["learning_rate"] == 0 and history[1]["learning_rate"] > 0 == history[2]["learning_rate"]
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags = {}
     for stage in (1, 2):
         assert list((out / "logs" / f"stage{stage}").glob("events.out.tfevents.*"))
+        events = EventAccumulator(str(out / "logs" / f"stage{stage}"))
+        events.Reload()
+        tags[stage] = {t.removeprefix("train/") for t in events.Tags()["scalars"] if t.startswith("train/livr/")}
+    assert tags[1] == {"livr/train_loss", "livr/val_accuracy", "livr/val_accuracy/bottleneck",
+                       "livr/val_accuracy/standard"}
+    assert tags[2] == {"livr/train_loss", "livr/val_accuracy", "livr/val_accuracy/standard"}
 
 
 def test_load_run_reproduces_test_predictions(livr_run, loc_data):
