@@ -26,7 +26,6 @@ import collections
 import contextlib
 import fcntl
 import json
-import math
 import os
 import shlex
 import subprocess
@@ -36,18 +35,10 @@ from pathlib import Path
 
 from common import RESULTS, ROOT, machine
 
+from livr.analysis.stats import sigmas_above, wilson
+
 OUT = RESULTS / "learnability.json"
 LIVR = [sys.executable, "-m", "livr.cli.main"]
-
-
-def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a binomial proportion."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def chance_level(task: str, answers: list[str]) -> float:
@@ -57,11 +48,6 @@ def chance_level(task: str, answers: list[str]) -> float:
     uniform = 1 / info.num_choices if info.num_choices else 0.0
     majority = max(collections.Counter(answers).values()) / len(answers) if answers else 0.0
     return max(uniform, majority)
-
-
-def sigmas_above(accuracy: float, chance: float, n: int) -> float | None:
-    sd = math.sqrt(chance * (1 - chance) / n) if 0 < chance < 1 and n else None
-    return None if sd is None else (accuracy - chance) / sd
 
 
 @contextlib.contextmanager

@@ -34,6 +34,8 @@ def register(subparsers) -> None:
                         help="all ten tasks, 1,000 / 100 / 250 records per task, seeds 42, 43, 44 (hours)")
     parser.add_argument("--model", default=None, help="base model (default livr-tiny; also tiny:<family>, "
                         "a model folder or a hub id)")
+    parser.add_argument("--level", default=None, metavar="NAME",
+                        help="difficulty level of every task's data (default easy; paper: the paper's rules)")
     parser.add_argument("--seeds", default=None, metavar="A,B", help="training seeds (default 42)")
     parser.add_argument("--config", default=None, metavar="FILE.yaml", help="YAML file of DemoConfig fields")
     parser.add_argument("--overwrite", action="store_true",
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     from livr.demo.report import duration
     from livr.demo.run import run_demo
 
-    overrides = {k: getattr(args, k) for k in ("tasks", "model", "seeds") if getattr(args, k) is not None}
+    overrides = {k: getattr(args, k) for k in ("tasks", "model", "seeds", "level") if getattr(args, k) is not None}
     config = load_demo_config(full=args.full, path=args.config, overrides=overrides)
     result = run_demo(config, args.out, overwrite=args.overwrite, quiet=args.quiet)
     print(result["summary"], end="")

@@ -36,7 +36,9 @@ from livr.errors import ConfigError
 from livr.training.config import METHODS as TRAINING_METHODS
 
 DEFAULT_TASKS = ("counting", "localization", "visual_correspondence")
+DEFAULT_LEVEL = "easy"
 METHODS = ("sft", "livr")
+CONTROL = "latents_only"  # the latents-only control run, probed beside LIVR
 
 # Training-config fields the demo sets itself; `training:` may not override them.
 MANAGED_TRAINING_FIELDS = frozenset({
@@ -70,6 +72,10 @@ class DemoConfig:
                            default=0)
     image_size: int | None = _help("Images are shrunk so that their longer side is at most this "
                                    "many pixels (null keeps the generator's size).", default=112)
+    level: str | dict[str, str] = _help(
+        "Difficulty level of the generated data (`livr data synth --level`): one level for every "
+        "task, or a mapping task: level. paper is the paper's rules; easier levels keep the question "
+        "and make the evidence clearer (docs/data.md).", default=DEFAULT_LEVEL)
     # -- model and training ----------------------------------------------------------------------
     model: str = _help("Base model: livr-tiny, tiny:<family>, a model folder or a hub id.",
                        default="livr-tiny")
@@ -95,6 +101,9 @@ class DemoConfig:
                                     "task (null: all).", default=50)
     probe_sft: bool = _help("Also probe Direct SFT under the bottleneck (its image is then cut off "
                             "entirely: a text-only baseline for the LIVR probes).", default=True)
+    latents_only: bool = _help("Also train the latents-only control (K latents, no bottleneck stage, "
+                               "all epochs in stage 2) and probe it beside LIVR (Sec. 4.4.1).",
+                               default=True)
     attention_examples: int = _help("Latent-to-image attention maps per task and seed (0: none).",
                                     default=4)
     threads: int | None = _help("torch intra-op threads (null: torch's default).", default=None)
@@ -113,10 +122,16 @@ class DemoConfig:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
 
+    def level_for(self, task: str) -> str:
+        if isinstance(self.level, dict):
+            return self.level.get(task, "paper")
+        return self.level
+
     @property
     def runs(self) -> list[str]:
-        """Every run name per task and seed: sft, livr, then the ablations."""
-        return [*METHODS, *self.ablations]
+        """Every run name per task and seed: sft, livr, latents_only (if asked), the ablations."""
+        control = [CONTROL] if self.latents_only and CONTROL not in self.ablations else []
+        return [*METHODS, *control, *self.ablations]
 
     def run_fields(self, run: str) -> dict[str, Any]:
         """method, K and epochs of run `run` (sft, livr or an ablation's name)."""
@@ -125,7 +140,7 @@ class DemoConfig:
         if run == "livr":
             return dict(method="livr", num_latents=self.num_latents, stage1_epochs=self.stage1_epochs,
                         stage2_epochs=self.stage2_epochs)
-        spec = dict(self.ablations[run])
+        spec = dict(self.ablations.get(run) or {"method": CONTROL})
         method = TRAINING_METHODS[spec["method"]]
         values: dict[str, Any] = dict(num_latents=self.num_latents if method.latents else 0)
         if method.stage1_mask:
@@ -200,6 +215,12 @@ def _coerce(name: str, value: Any) -> Any:
         return parse_task_list(text)
     if name == "seeds":
         return _int_list(name, value)
+    if name == "level":
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"expects a level name or a mapping task: level, got {value!r}")
+        return value
     if name == "training":
         if not isinstance(value, dict):
             raise ConfigError(f"expects a mapping of `livr train` field: value, got {value!r}")
@@ -263,6 +284,7 @@ def problems(c: DemoConfig) -> list[str]:
         out.append(f"seeds lists a seed twice: {c.seeds}")
     if not c.model:
         out.append("model may not be empty")
+    out += _level_problems(c)
     for name, spec in c.ablations.items():
         if name in METHODS or not name.replace("_", "").isalnum():
             out.append(f"ablations: run name {name!r} must be letters, digits and '_', and not sft or livr")
@@ -277,6 +299,24 @@ def problems(c: DemoConfig) -> list[str]:
     if managed:
         out.append(f"training: {', '.join(managed)} {'is' if len(managed) == 1 else 'are'} set by the demo "
                    "itself; use the demo's own keys (see `livr demo --help`)")
+    return out
+
+
+def _level_problems(c: DemoConfig) -> list[str]:
+    from livr.data.synth import level_knobs
+
+    out = []
+    if isinstance(c.level, dict):
+        extra = sorted(set(c.level) - set(c.tasks))
+        if extra:
+            out.append(f"level: {', '.join(extra)} {'is' if len(extra) == 1 else 'are'} not among the "
+                       f"demo's tasks ({', '.join(c.tasks)})")
+    for task in c.tasks:
+        if task in TASKS:
+            try:
+                level_knobs(task, c.level_for(task))
+            except ConfigError as err:
+                out.append(f"level: {err}")
     return out
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from livr.analysis.report import TASK_LABELS, build_table, collect, format_cell, seed_cells, to_markdown
+from livr.analysis.stats import compare, wilson
 from livr.evaluation.run import PROBE_FILE
 
 PROBE_COLUMNS = (
@@ -76,9 +77,9 @@ def probe_summary(livr_probes: dict[str, list[Path]], sft_probes: dict[str, list
     return {"tasks": tasks, "mean": means}
 
 
-def probes_markdown(probes: dict[str, Any], limit: int | None) -> list[str]:
+def probes_markdown(probes: dict[str, Any], limit: int | None, control: dict[str, Any] | None = None) -> list[str]:
     has_sft = any(t["sft_bottleneck"] is not None for t in probes["tasks"].values())
-    header = ["Task", *(label for _, label in PROBE_COLUMNS)]
+    header = ["Task", *(["Run"] if control else []), *(label for _, label in PROBE_COLUMNS)]
     header += ["Direct SFT, bottleneck"] if has_sft else []
     header += ["Random", "answer→latent attn.", "answer→image attn."]
     records = f"the first {limit} test records of each task" if limit else "the test records"
@@ -89,7 +90,10 @@ def probes_markdown(probes: dict[str, Any], limit: int | None) -> list[str]:
         "latent tokens removed from the prompt (does it rely on them?); under the bottleneck mask at "
         "test, where the answer sees the image only through the latents (do they carry it?); and "
         "both (no image pathway left: should fall to chance)."
-        + (" Direct SFT under the bottleneck has no image pathway either: a text-only baseline." if has_sft else ""),
+        + (" Direct SFT under the bottleneck has no image pathway either: a text-only baseline." if has_sft else "")
+        + (" The latents-only control (the same K latents, every epoch under the standard mask) is "
+           "probed the same way: the paper's contrast is LIVR's latents carrying the image under the "
+           "bottleneck, the control's not." if control else ""),
         "Attention: mean share of the answer tokens' attention on the latent / image tokens "
         "(over heads, layers and answer positions).",
         "",
@@ -97,22 +101,27 @@ def probes_markdown(probes: dict[str, Any], limit: int | None) -> list[str]:
         "| --- |" + " ---: |" * (len(header) - 1),
     ]
 
-    def row(label: str, t: dict[str, Any]) -> str:
+    def row(label: str, t: dict[str, Any], run: str | None) -> str:
         cells = [_pct(t["accuracy"][name]) for name, _ in PROBE_COLUMNS]
         cells += [_pct(t["sft_bottleneck"])] if has_sft else []
         cells += [_pct(t["random"]),
                   "–" if t["answer_to_latent"] is None else f"{t['answer_to_latent']:.4f}",
                   "–" if t["answer_to_image"] is None else f"{t['answer_to_image']:.4f}"]
-        return "| " + " | ".join([label, *cells]) + " |"
+        return "| " + " | ".join([label, *([run] if run else []), *cells]) + " |"
 
-    for task, t in probes["tasks"].items():
-        lines.append(row(TASK_LABELS.get(task, task), t))
-    if len(probes["tasks"]) > 1:
-        lines.append(row("Mean", probes["mean"]))
+    keys = [*probes["tasks"], *(["Mean"] if len(probes["tasks"]) > 1 else [])]
+    for key in keys:
+        label = TASK_LABELS.get(key, key)
+        t = probes["mean"] if key == "Mean" else probes["tasks"][key]
+        lines.append(row(label, t, "LIVR" if control else None))
+        if control:
+            c = control["mean"] if key == "Mean" else control["tasks"].get(key)
+            if c is not None:
+                lines.append(row(label, {**c, "sft_bottleneck": None}, "latents-only"))
     return lines + [""]
 
 
-def probe_sentence(probes: dict[str, Any], num_latents: int) -> str:
+def probe_sentence(probes: dict[str, Any], num_latents: int, control: dict[str, Any] | None = None) -> str:
     m = probes["mean"]
     a = m["accuracy"]
     text = (f"Probes (LIVR, mean over tasks): {_pct(a['none'])} as trained, {_pct(a['remove_latents'])} "
@@ -120,6 +129,10 @@ def probe_sentence(probes: dict[str, Any], num_latents: int) -> str:
             f"{_pct(a['bottleneck_remove_latents'])} with no image pathway (chance {_pct(m['random'])})")
     if m["answer_to_latent"] is not None:
         text += f"; answers put {100 * m['answer_to_latent']:.1f}% of their attention on the {num_latents} latents"
+    if control:
+        c = control["mean"]["accuracy"]
+        text += (f". Latents-only: {_pct(c['none'])} as trained, {_pct(c['remove_latents'])} latents removed, "
+                 f"{_pct(c['bottleneck'])} under the bottleneck")
     return text + "."
 
 
@@ -202,21 +215,77 @@ def compact_table(table: dict[str, Any]) -> list[str]:
     return lines
 
 
-def verdict(table: dict[str, Any]) -> str:
+def _seed_values(cell: dict[str, Any]) -> tuple[list[float], int | None]:
+    examples = [e for e in cell.get("examples") or [] if e]
+    return list(cell["values"]), (min(examples) if examples else None)
+
+
+def comparisons(table: dict[str, Any]) -> dict[str, Any] | None:
+    """LIVR against Direct SFT per task and on the mean over tasks, each with its noise
+    (`livr.analysis.stats.compare`), and each method against chance (the 95% Wilson interval of
+    its accuracy pooled over seeds lies above the Random Choice row)."""
     rows = _rows(table)
-    delta = rows.get("delta")
-    if delta is None or delta["mean"] is None:
+    sft, livr = rows.get("sft"), rows.get("livr")
+    if sft is None or livr is None:
+        return None
+    tasks = [t for t in table["tasks"] if t in sft["cells"] and t in livr["cells"]]
+    if not tasks:
+        return None
+    out: dict[str, Any] = {"tasks": {}, "above_chance": {}}
+    for t in tasks:
+        (a, n), (b, _) = _seed_values(livr["cells"][t]), _seed_values(sft["cells"][t])
+        out["tasks"][t] = compare(a, b, n)
+    seeds = min(len(livr["cells"][t]["values"]) for t in tasks)
+    per_seed = {key: [statistics.fmean(row["cells"][t]["values"][i] for t in tasks) for i in range(seeds)]
+                for key, row in (("livr", livr), ("sft", sft))}
+    pooled_n = [_seed_values(livr["cells"][t])[1] for t in tasks]
+    out["mean"] = compare(per_seed["livr"], per_seed["sft"], sum(pooled_n) if all(pooled_n) else None)
+    for key, row in (("sft", sft), ("livr", livr)):
+        above = []
+        for t in tasks:
+            values, n = _seed_values(row["cells"][t])
+            chance = table["random"]["cells"].get(t, {}).get("mean")
+            if n and chance is not None:
+                low, _ = wilson(statistics.fmean(values) * n * len(values), n * len(values))
+                above.append(low > chance)
+        out["above_chance"][key] = (sum(above), len(above))
+    return out
+
+
+def comparison_markdown(table: dict[str, Any]) -> list[str]:
+    found = comparisons(table)
+    if found is None:
+        return []
+    lines = ["## LIVR vs Direct SFT, with the noise", "",
+             "Difference of test accuracy (points) ± its 95% half-width: binomial noise of the test "
+             "records or the seed spread, whichever is larger (`livr.analysis.stats`). A difference "
+             "is stated only where it is beyond that noise.", "",
+             "| Task | LIVR − Direct SFT | verdict |", "| --- | ---: | --- |"]
+    for t, d in [*found["tasks"].items(), ("mean", found["mean"])]:
+        label = "Mean" if t == "mean" else TASK_LABELS.get(t, t)
+        word = ("LIVR better" if d.diff > 0 else "Direct SFT better") if d.beyond_noise else \
+            "no difference within noise"
+        lines.append(f"| {label} | {100 * d.diff:+.2f} ± {100 * d.half_width:.2f} | {word} |")
+    return lines + ["", verdict(table), ""]
+
+
+def verdict(table: dict[str, Any]) -> str:
+    """One or two sentences that state a difference only where it is beyond noise."""
+    found = comparisons(table)
+    if found is None:
         return "No LIVR / Direct SFT pair to compare."
-    diff = 100 * delta["mean"]["mean"]
-    wins = sum(1 for c in delta["cells"].values() if c["mean"] > 0)
-    n = len(delta["cells"])
-    if abs(diff) < 0.005:
-        head = "LIVR and Direct SFT tie on the mean"
-    elif diff > 0:
-        head = f"LIVR beats Direct SFT on the mean by {diff:+.2f} points"
-    else:
-        head = f"LIVR trails Direct SFT on the mean by {diff:+.2f} points"
-    return f"{head} (better on {wins} of {n} task{'s' if n != 1 else ''})."
+    text = found["mean"].text("LIVR", "Direct SFT") + " on the mean over tasks"
+    beyond = {t: d for t, d in found["tasks"].items() if d.beyond_noise}
+    if len(found["tasks"]) > 1:
+        if beyond:
+            parts = [f"{TASK_LABELS.get(t, t)} {100 * d.diff:+.2f}" for t, d in beyond.items()]
+            text += f"; per task, beyond noise: {', '.join(parts)}"
+        else:
+            text += "; no task differs beyond noise"
+    chance = "; ".join(f"{name} above chance on {k} of {n} task{'s' if n != 1 else ''}"
+                       for name, (k, n) in (("Direct SFT", found["above_chance"]["sft"]),
+                                            ("LIVR", found["above_chance"]["livr"])))
+    return text + f". {chance} (95% interval above chance)."
 
 
 # ----------------------------------------------------------------------------- the files
@@ -244,11 +313,13 @@ def build_report(*, settings: dict[str, Any], out: Path, table_inputs: list[Path
                  attention_maps: list[Path], compute_seconds: float,
                  ablations: dict[str, dict[str, list[Path]]] | None = None,
                  ablation_probes: dict[str, dict[str, list[Path]]] | None = None,
-                 ablation_fields: dict[str, dict[str, Any]] | None = None) -> tuple[str, dict[str, Any], str]:
+                 ablation_fields: dict[str, dict[str, Any]] | None = None,
+                 control_probes: dict[str, list[Path]] | None = None) -> tuple[str, dict[str, Any], str]:
     """(report.md text, report.json data, summary.txt text)."""
     table = build_table(collect(table_inputs))
     ablation = ablation_summary(ablations, ablation_probes or {}, ablation_fields or {}) if ablations else None
     probes = probe_summary(livr_probes, sft_probes) if livr_probes else None
+    control = probe_summary(control_probes, {}) if control_probes else None
     seeds = settings["seeds"]
     sizes = f"{settings['train_size']} / {settings['val_size']} / {settings['test_size']}"
     md = [
@@ -265,8 +336,9 @@ def build_report(*, settings: dict[str, Any], out: Path, table_inputs: list[Path
         .replace("\n## Inputs\n", "\n### Inputs\n", 1).rstrip(),
         "",
     ]
+    md += comparison_markdown(table)
     if probes:
-        md += probes_markdown(probes, settings.get("probe_limit"))
+        md += probes_markdown(probes, settings.get("probe_limit"), control)
     if ablation:
         md += ablations_markdown(ablation, table["tasks"])
     if attention_maps:
@@ -276,7 +348,7 @@ def build_report(*, settings: dict[str, Any], out: Path, table_inputs: list[Path
     md += [f"Computing time: {duration(compute_seconds)} (all steps, over every call of `livr demo`).", ""]
 
     data = {**table, "demo": {"settings": settings, "compute_seconds": round(compute_seconds, 2)},
-            "probes": probes,
+            "probes": probes, "probes_latents_only": control,
             "ablations": [{"run": name, **e} for name, e in ablation.items()] if ablation else None,
             "attention_maps": [str(p) for p in attention_maps]}
 
@@ -285,7 +357,7 @@ def build_report(*, settings: dict[str, Any], out: Path, table_inputs: list[Path
     summary += ["  " + line for line in compact_table(table)]
     summary.append(verdict(table))
     if probes:
-        summary.append(probe_sentence(probes, settings["num_latents"]))
+        summary.append(probe_sentence(probes, settings["num_latents"], control))
     files = f"Report: {out / 'report.md'} (and report.json)"
     if attention_maps:
         files += f"; attention maps: {out / 'attention'}/*/*/index.html"

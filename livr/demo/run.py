@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, TextIO
 
-from livr.demo.config import DemoConfig
+from livr.demo.config import CONTROL, DemoConfig
 from livr.demo.report import build_report, duration
 from livr.demo.steps import Stamps, Step, classify, differences, remove
 from livr.errors import ConfigError
@@ -131,7 +131,7 @@ class Demo:
         data: dict[str, dict] = {}
         for task in c.tasks:
             data[task] = {"task": task, "train": c.train_size, "validation": c.val_size, "test": c.test_size,
-                          "seed": c.data_seed, "image_size": c.image_size}
+                          "seed": c.data_seed, "image_size": c.image_size, "level": c.level_for(task)}
             steps.append(Step(f"data-{task}", f"generate {task} data", self.data_dir(task),
                               ("dataset_dict.json",), data[task], self._make_data, info={"task": task}))
         for task in c.tasks:
@@ -176,12 +176,12 @@ class Demo:
         return steps
 
     def probed_runs(self) -> list[tuple[str, list[str] | None]]:
-        """(run, probes) pairs: every probe (None) for LIVR and the ablations with latents, the
-        bottleneck alone for Direct SFT (if probe_sft)."""
+        """(run, probes) pairs: every probe (None) for LIVR, the latents-only control and the
+        ablations with latents, the bottleneck alone for Direct SFT (if probe_sft)."""
         c = self.config
         out: list[tuple[str, list[str] | None]] = [("livr", None)]
         out += [("sft", list(SFT_PROBES))] if c.probe_sft else []
-        return out + [(name, None) for name in c.ablations if c.has_latents(name)]
+        return out + [(name, None) for name in c.runs[2:] if c.has_latents(name)]
 
     def prepare(self) -> None:
         """Every check, in order, before any work; then classify the steps."""
@@ -274,8 +274,8 @@ class Demo:
 
         c, task = self.config, step.info["task"]
         sizes = {"train": c.train_size, "validation": c.val_size, "test": c.test_size}
-        splits = {split: shrink_images(generate_split(task, split, n, c.data_seed), c.image_size)
-                  for split, n in sizes.items()}
+        splits = {split: shrink_images(generate_split(task, split, n, c.data_seed, level=c.level_for(task)),
+                                       c.image_size) for split, n in sizes.items()}
         write_dataset(splits, step.output, overwrite=True)
 
     def _load(self, name: str):
@@ -346,10 +346,13 @@ class Demo:
         maps = ([self.attention_dir(t, s) / "index.html" for t in c.tasks for s in c.seeds]
                 if c.attention_examples else [])
         ablations = {name: {t: [self.run_dir(t, name, s) for s in c.seeds] for t in c.tasks}
-                     for name in ("livr", *c.ablations)} if c.ablations else {}
+                     for name in ("livr", *c.runs[2:])} if c.ablations else {}
         ablation_probes = {name: {t: [self.probe_dir(t, name, s) for s in c.seeds] for t in c.tasks}
                            for name, probes in self.probed_runs() if probes is None and c.ablations}
+        control_probes = ({t: [self.probe_dir(t, CONTROL, s) for s in c.seeds] for t in c.tasks}
+                          if CONTROL in c.runs else {})
         return {"table_inputs": table, "livr_probes": livr_probes, "sft_probes": sft_probes,
+                "control_probes": control_probes,
                 "attention_maps": maps, "ablations": ablations, "ablation_probes": ablation_probes,
                 "ablation_fields": {name: c.run_fields(name) for name in ablations}}
 
@@ -362,7 +365,10 @@ class Demo:
         markers = [p / (EVAL_FILE if p.parent.name == "zero_shot" else METRICS_FILE)
                    for p in inputs["table_inputs"]]
         markers += [p / PROBE_FILE for folders in (*inputs["livr_probes"].values(),
-                                                   *inputs["sft_probes"].values()) for p in folders]
+                                                   *inputs["sft_probes"].values(),
+                                                   *inputs["control_probes"].values()) for p in folders]
+        markers += [self.run_dir(t, CONTROL, s) / METRICS_FILE for t in inputs["control_probes"]
+                    for s in self.config.seeds]
         markers += [p / METRICS_FILE for runs in inputs["ablations"].values() for folders in runs.values()
                     for p in folders]
         markers += [p / PROBE_FILE for runs in inputs["ablation_probes"].values() for folders in runs.values()

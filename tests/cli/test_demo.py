@@ -21,7 +21,7 @@ TINY = {
     "num_latents": 4, "stage1_epochs": 1, "stage2_epochs": 1,
     "learning_rate": 1e-3, "batch_size": 4, "warmup_ratio": 0,
     "eval_batch_size": 4, "max_new_tokens": 2, "probe_limit": 2, "attention_examples": 1,
-    "threads": 1, "training": {"logging_steps": 1},
+    "threads": 1, "training": {"logging_steps": 1}, "level": "paper",
 }
 MODEL = "tiny:qwen2_5_vl"
 
@@ -98,8 +98,12 @@ def test_report_has_the_table_1_rows_and_the_probes(demo):
         assert set(probe["accuracy"]) == {"none", "remove_latents", "bottleneck", "bottleneck_remove_latents"}
         assert probe["answer_to_latent"] > 0
         assert (out / "attention" / task / "livr-seed42" / "index.html").is_file()
+    assert set(data["probes_latents_only"]["tasks"]) == {"counting", "localization"}
+    assert "| Counting | latents-only |" in md and "| Counting | LIVR |" in md
+    assert "## LIVR vs Direct SFT, with the noise" in md
     summary = (out / "summary.txt").read_text()
     assert 5 <= len(summary.splitlines()) <= 10
+    assert "Latents-only:" in summary
     assert summary in stdout and "LIVR" in summary and "report.md" in summary
 
 
@@ -124,7 +128,8 @@ def test_running_again_does_no_work(demo):
     rc, stdout, err = call("--config", demo["config"], "--model", MODEL, "--out", str(out), "--quiet")
     assert rc == 0
     lines = step_lines(err)
-    assert len(lines) == 15 and set(lines.values()) == {"reused"}
+    # per task: data, zero-shot, sft, livr, latents-only, probes of livr / sft / latents-only, maps
+    assert len(lines) == 19 and set(lines.values()) == {"reused"}
     assert {p: p.stat().st_mtime_ns for p in markers} == before
     assert "0 step(s) run" in stdout
 
