@@ -1,14 +1,16 @@
 """`livr demo`: the paper's Table 1 and latent probes in miniature, on a small base model.
 
-    livr demo                                  # 3 tasks, one seed: at most 10 minutes on 2 CPU cores
-    livr demo --full                           # all ten tasks, 1,000 training records, seeds 42, 43, 44
+    livr demo                                  # 3 tasks at their easy level, one seed, on 2 CPU cores
+    livr demo --full                           # all ten tasks, 4,000 training records, seeds 42, 43, 44
+    livr demo --level paper                    # the paper's difficulty
     livr demo --tasks counting,jigsaw --out runs/demo-cj
     livr demo --config my-demo.yaml --model tiny:qwen2_5_vl --quiet
 
-Steps: generate each task's data; evaluate the base model zero-shot; per task and seed train
-Direct SFT (stage1 + stage2 epochs) and LIVR (stage 1 under the bottleneck, then stage 2), both
-tested on the test split; probe LIVR (latents removed, bottleneck at test, both; answer-to-latent
-attention) and Direct SFT under the bottleneck; draw latent-to-image attention maps; write
+Steps: generate each task's data at the demo's level; evaluate the base model zero-shot; per task
+and seed train Direct SFT (stage1 + stage2 epochs), LIVR (stage 1 under the bottleneck, then
+stage 2) and the latents-only control, all tested on the test split; probe LIVR and latents-only
+(latents removed, bottleneck at test, both; answer-to-latent attention) and Direct SFT under the
+bottleneck; draw latent-to-image attention maps; write
 OUT/report.md, report.json and summary.txt. A step already done with the same settings is reused,
 so running the command again continues an interrupted demo; a step done with other settings is an
 error unless --overwrite. The YAML file may set any DemoConfig field (see livr/demo/config.py);
@@ -31,7 +33,7 @@ def register(subparsers) -> None:
     parser.add_argument("--tasks", default=None, metavar="A,B", help="tasks to run (default: counting, "
                         "localization, visual_correspondence; --full: all ten)")
     parser.add_argument("--full", action="store_true",
-                        help="all ten tasks, 1,000 / 100 / 250 records per task, seeds 42, 43, 44 (hours)")
+                        help="all ten tasks, 4,000 / 100 / 250 records per task, seeds 42, 43, 44 (hours)")
     parser.add_argument("--model", default=None, help="base model (default livr-tiny; also tiny:<family>, "
                         "a model folder or a hub id)")
     parser.add_argument("--level", default=None, metavar="NAME",

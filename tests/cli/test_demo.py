@@ -21,7 +21,7 @@ TINY = {
     "num_latents": 4, "stage1_epochs": 1, "stage2_epochs": 1,
     "learning_rate": 1e-3, "batch_size": 4, "warmup_ratio": 0,
     "eval_batch_size": 4, "max_new_tokens": 2, "probe_limit": 2, "attention_examples": 1,
-    "threads": 1, "training": {"logging_steps": 1}, "level": "paper",
+    "threads": 1, "training": {"logging_steps": 1}
 }
 MODEL = "tiny:qwen2_5_vl"
 
@@ -197,7 +197,9 @@ def test_presets_and_config_checks(tmp_path):
     assert len(default.tasks) >= 3
     kinds = {(TASKS[t].answer_kind, TASKS[t].num_images > 1) for t in default.tasks}
     assert len(kinds) >= 3  # open-ended, one-image choice, multi-image choice
-    assert default.sft_epochs == default.stage1_epochs + default.stage2_epochs == 10
+    assert default.sft_epochs == default.stage1_epochs + default.stage2_epochs
+    assert default.level == "easy" and default.latents_only
+    assert default.train_size >= 2000  # stage 1 only memorises from a few hundred records
     full = load_demo_config(full=True)
     assert full.tasks == list(TASK_NAMES) and full.seeds == [42, 43, 44]
     assert full.train_size > default.train_size
@@ -214,6 +216,12 @@ def test_presets_and_config_checks(tmp_path):
         load_demo_config(overrides={"training": {"lora_r": 0}})
     with pytest.raises(ConfigError, match="--seeds: expects integers"):
         load_demo_config(overrides={"seeds": "4,x"})
+    with pytest.raises(ConfigError, match="level: task 'counting' has no level 'hardest'.*paper"):
+        load_demo_config(overrides={"level": "hardest"})
+    with pytest.raises(ConfigError, match="level: jigsaw is not among the demo's tasks"):
+        load_demo_config(overrides={"level": {"jigsaw": "easy"}})
+    per_task = load_demo_config(overrides={"level": {"counting": "medium"}})
+    assert [per_task.level_for(t) for t in per_task.tasks] == ["medium", "paper", "paper"]
 
 
 def test_ablation_runs_are_trained_probed_and_tabled(tmp_path):

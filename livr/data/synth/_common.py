@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from PIL import Image, ImageChops, ImageDraw, ImageFont
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from livr.data.photos import photo_names_for_split, photos_for_split
 from livr.data.schema import choice_letter
@@ -215,6 +215,17 @@ def photo_crop(
         box = (x * f, y * f, (x + size[0]) * f, (y + size[1]) * f)
     full_box = [round(float(v), 1) for v in box]
     return out, {"photo": name, "box": full_box}
+
+
+def soften_photo(view: Image.Image, amount: float) -> Image.Image:
+    """The photo blurred and blended `amount` of the way towards its own mean colour (no random
+    draws), so drawn shapes and marks stand out while different photos stay different (the easier
+    levels of counting, localization and visual_correspondence)."""
+    if amount <= 0:
+        return view
+    mean = tuple(int(v) for v in np.asarray(view).reshape(-1, 3).mean(axis=0))
+    blurred = view.filter(ImageFilter.GaussianBlur(2))
+    return Image.blend(blurred, Image.new("RGB", view.size, mean), amount)
 
 
 def softened_background(split: str, rng: np.random.Generator, size: int) -> tuple[Image.Image, dict]:

@@ -10,7 +10,8 @@ randomised within the style. Contents are crops of the split's photos or procedu
 also gets a random colour grade (gain, channel balance, gamma) so that global colour statistics
 say little about the style: a mean-colour nearest-neighbour heuristic scores near chance.
 
-Images: [reference, second image (A), third image (B)]; the answer letter is balanced.
+Images: [reference, second image (A), third image (B)]; the answer letter is balanced. Easier levels
+(`LEVELS`) draw from three strongly different styles and drop or replace the random colour grade.
 
 Speed: a painting must cost about a millisecond, so the styles lean on PIL's C routines (lookup
 tables, palettes, masked paste), do smooth work at half resolution, and cut their fine textures
@@ -31,6 +32,15 @@ from livr.data.synth._common import balanced_labels, photo_crop, random_colour, 
 from livr.errors import ConfigError
 
 TASK = "art_style"
+
+# Difficulty levels (see livr.data.synth): the paper's eight colour-graded styles; then three
+# styles that differ strongly in texture (soft washes, tiles, hatch lines), left in their own
+# colours; then the same three, each graded to a colour of its own.
+LEVELS = {
+    "paper": {},
+    "medium": {"styles": ["watercolour", "mosaic", "cross-hatching"], "grade": "none"},
+    "easy": {"styles": ["watercolour", "mosaic", "cross-hatching"], "grade": "by style"},
+}
 IMAGE_SIZE = 224
 BANK_SIZE = 288  # bank textures are cut to the image size at a random offset
 BANK_ANGLES = 12  # stroke and hatch directions in the bank, every 15 degrees
@@ -412,12 +422,30 @@ STYLES: dict[str, Callable] = {
 }
 
 
-def colour_grade(im: Image.Image, rng: np.random.Generator) -> tuple[Image.Image, dict]:
+# Mean colours of the "by style" grade (easier levels): one clearly different colour per style.
+STYLE_TINTS = {
+    "pointillism": (0.85, 0.75, 0.25),
+    "brush strokes": (0.75, 0.3, 0.2),
+    "cubism": (0.6, 0.6, 0.6),
+    "watercolour": (0.35, 0.6, 0.85),
+    "ukiyo-e": (0.8, 0.45, 0.6),
+    "mosaic": (0.25, 0.7, 0.35),
+    "cross-hatching": (0.2, 0.2, 0.35),
+    "impasto": (0.9, 0.55, 0.15),
+}
+GRADES = ("random", "by style", "none")
+
+
+def colour_grade(im: Image.Image, rng: np.random.Generator, tint=None) -> tuple[Image.Image, dict]:
     """A random gamma, then per-channel gains that move the image's mean colour to a random
     target drawn independently of the style, so the mean colour does not tell the style (each
-    style left alone has its typical colours: paper white for hatching, saturated impasto ...)."""
+    style left alone has its typical colours: paper white for hatching, saturated impasto ...).
+    With `tint` (easier levels) the target is that colour, give or take a little."""
     gamma = rng.uniform(0.8, 1.25)
-    target = np.clip(rng.uniform(0.3, 0.7) + rng.normal(0, 0.07, 3), 0.08, 0.92)
+    if tint is None:
+        target = np.clip(rng.uniform(0.3, 0.7) + rng.normal(0, 0.07, 3), 0.08, 0.92)
+    else:
+        target = np.clip(np.asarray(tint) + rng.normal(0, 0.03, 3), 0.08, 0.92)
     v = (np.arange(256) / 255) ** gamma
     hist = np.asarray(im.histogram(), np.float64).reshape(3, 256)
     mean = (hist @ v) / hist.sum(axis=1)
@@ -494,19 +522,32 @@ def pick_contents(split: str, rng: np.random.Generator, size: int, k: int = 3) -
     return out
 
 
-def paint(content: Image.Image, style: str, rng: np.random.Generator) -> tuple[Image.Image, dict]:
+def paint(content: Image.Image, style: str, rng: np.random.Generator,
+          grade: str = "random") -> tuple[Image.Image, dict]:
     out, params = STYLES[style](content, rng)
-    out, grade = colour_grade(out, rng)
-    return out, {**params, "grade": grade}
+    if grade == "none":
+        return out, {**params, "grade": None}
+    out, g = colour_grade(out, rng, STYLE_TINTS[style] if grade == "by style" else None)
+    return out, {**params, "grade": g}
 
 
-def generate(split: str, n: int, rng: np.random.Generator, *, image_size: int = IMAGE_SIZE) -> list[dict]:
+def generate(split: str, n: int, rng: np.random.Generator, *, image_size: int = IMAGE_SIZE,
+             styles: list[str] | tuple[str, ...] | None = None, grade: str = "random") -> list[dict]:
+    """`n` records. styles: the styles drawn from (default all eight; at least two). grade:
+    "random" (the default: each image's mean colour moved to a random target, so colour says
+    nothing about the style), "by style" (moved to a colour of its own per style, STYLE_TINTS),
+    or "none" (each style keeps its own typical colours)."""
     if not 128 <= image_size <= BANK_SIZE:
         raise ConfigError(f"art_style image_size must be in [128, {BANK_SIZE}] (the texture bank's size), "
                           f"got {image_size}")
+    names = list(STYLES) if styles is None else list(styles)
+    if len(set(names)) != len(names) or len(names) < 2 or not set(names) <= set(STYLES):
+        raise ConfigError(f"art_style styles must be at least two distinct names of {list(STYLES)}, "
+                          f"got {styles}")
+    if grade not in GRADES:
+        raise ConfigError(f"art_style grade must be one of {GRADES}, got {grade!r}")
     question, choices, prompt = build_prompt(TASK)
     answers = balanced_labels(n, 2, rng)
-    names = list(STYLES)
     records = []
     for i in range(n):
         s_ref, s_neg = (names[j] for j in rng.choice(len(names), 2, replace=False))
@@ -515,7 +556,7 @@ def generate(split: str, n: int, rng: np.random.Generator, *, image_size: int = 
         styles = [s_ref, s_ref, s_neg] if pos == 0 else [s_ref, s_neg, s_ref]
         images, params = [], []
         for (content, _), style in zip(contents, styles):
-            img, p = paint(content, style, rng)
+            img, p = paint(content, style, rng, grade)
             images.append(img)
             params.append(p)
         meta = {

@@ -7,6 +7,13 @@ with the gold box is in `iou_range`; a coin flip decides whether it must be larg
 than the gold box, so box size gives nothing away. Both boxes are drawn in two different colours
 (assigned to the letters at random) with their letters in a filled tag at a corner. The gold
 letter is exactly balanced.
+
+Difficulty levels (`LEVELS`, hardest first): `paper` is the rule above; `medium` draws a
+plain-coloured object on a softened photo, a distractor box with IoU 0.05-0.3, thicker box lines
+and bigger letter tags, and always draws box A red and box B blue (the object is then green,
+yellow or white); `easy` also pushes the distractor clear of the gold box (IoU 0-0.05) and draws
+even thicker lines and bigger tags, so "which box holds the object" and which letter names it
+survive the shrink to 112 px.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from PIL import Image, ImageDraw
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
 from livr.data.synth._common import (
+    soften_photo,
     COLOURS,
     balanced,
     label_font,
@@ -39,6 +47,17 @@ BOX_COLOURS: dict[str, tuple[tuple[int, int, int], tuple[str, ...]]] = {
 }
 
 
+LEVELS: dict[str, dict] = {
+    "paper": {},
+    "medium": {"area_range": (0.1, 0.3), "iou_range": (0.05, 0.3), "textured_prob": 0.0,
+               "jitter": 1.5, "line_width": 6, "tag_size": 40, "soften": 0.4,
+               "letter_colours": ("red", "blue")},
+    "easy": {"area_range": (0.08, 0.2), "iou_range": (0.0, 0.05), "textured_prob": 0.0,
+             "jitter": 2.5, "line_width": 10, "tag_size": 52, "soften": 0.6,
+             "letter_colours": ("red", "blue")},
+}
+
+
 def iou(a, b) -> np.ndarray:
     """IoU of box `a` with one box or an (n, 4) array of boxes `b` (x0, y0, x1, y1)."""
     a, b = np.asarray(a, float), np.asarray(b, float)
@@ -50,15 +69,16 @@ def iou(a, b) -> np.ndarray:
     return inter / (area_a + area_b - inter)
 
 
-def jitter_box(gold, width, height, iou_range, larger: bool, rng, tries: int = 8):
-    """Jitter the four corners of `gold` until IoU is in range and the area is larger (or
-    smaller) than gold's; None if no such box fits in the image."""
+def jitter_box(gold, width, height, iou_range, larger: bool, rng, tries: int = 8, jitter: float = 0.7):
+    """Jitter the four corners of `gold` (each by up to `jitter` times the box's width or height)
+    until IoU is in range and the area is larger (or smaller) than gold's; None if no such box
+    fits in the image."""
     gold = np.asarray(gold, float)
     gw, gh = gold[2] - gold[0], gold[3] - gold[1]
     scale = np.array([gw, gh, gw, gh])
     area = gw * gh
     for _ in range(tries):
-        cand = np.round(gold + rng.uniform(-0.7, 0.7, size=(256, 4)) * scale)
+        cand = np.round(gold + rng.uniform(-jitter, jitter, size=(256, 4)) * scale)
         cw, ch = cand[:, 2] - cand[:, 0], cand[:, 3] - cand[:, 1]
         # Reject rather than clip boxes leaving the image: clipped boxes would hug the border,
         # which gold boxes never do, and give the answer away.
@@ -72,7 +92,7 @@ def jitter_box(gold, width, height, iou_range, larger: bool, rng, tries: int = 8
     return None
 
 
-def _draw_object(view: Image.Image, split, rng, area_range, textured_prob):
+def _draw_object(view: Image.Image, split, rng, area_range, textured_prob, object_colours=None):
     """Draw one object; return (name, colour, tight box) or None if the box misses
     `area_range`. Boxes are [x0, y0, x1, y1] in pixels with x1, y1 exclusive."""
     width, height = view.size
@@ -89,7 +109,8 @@ def _draw_object(view: Image.Image, split, rng, area_range, textured_prob):
     hi = np.array([width, height]) - unit.max(axis=0) * radius - 4
     cx, cy = rng.uniform(lo, hi)
     pts = [tuple(p) for p in unit * radius + np.array([cx, cy])]
-    colour = list(COLOURS)[rng.integers(len(COLOURS))]
+    names = list(COLOURS) if object_colours is None else object_colours
+    colour = names[rng.integers(len(names))]
     stretched = abs(np.log(aspect)) > 0.12
     shape_name = {"circle": "ellipse", "square": "rectangle"}.get(kind, kind) if stretched else kind
     mask = Image.new("L", view.size, 0)
@@ -124,16 +145,17 @@ def _tag_rect(box, corner, tw, th, width, height):
     return [x, y, x + tw, y + th]
 
 
-def _draw_boxes(view: Image.Image, boxes, colours) -> list[list[int]]:
+def _draw_boxes(view: Image.Image, boxes, colours, line_width: int = 3, tag_size: int = 22) -> list[list[int]]:
     """Draw boxes A and B with their letter tags; return the tag rectangles."""
     draw = ImageDraw.Draw(view)
-    font = label_font(22)
-    tw, th = 24, 26
+    font = label_font(tag_size)
+    tw, th = round(tag_size * 24 / 22), round(tag_size * 26 / 22)
     for box, colour in zip(boxes, colours):
         x0, y0, x1, y1 = box
-        # A 3 px line centred on the box edge, with a thin white rim for contrast.
-        draw.rectangle([x0 - 2, y0 - 2, x1 + 1, y1 + 1], outline=(255, 255, 255), width=1)
-        draw.rectangle([x0 - 1, y0 - 1, x1, y1], outline=colour, width=3)
+        # A line (3 px at the paper level) about the box edge, with a thin white rim for contrast.
+        o = (line_width - 1) // 2
+        draw.rectangle([x0 - o - 1, y0 - o - 1, x1 + o, y1 + o], outline=(255, 255, 255), width=1)
+        draw.rectangle([x0 - o, y0 - o, x1 + o - 1, y1 + o - 1], outline=colour, width=line_width)
     tags = []
     for i, (box, colour) in enumerate(zip(boxes, colours)):
         for corner in ("tl", "br", "tr", "bl"):
@@ -148,24 +170,33 @@ def _draw_boxes(view: Image.Image, boxes, colours) -> list[list[int]]:
     return tags
 
 
-def _one_example(split, rng, gold_index, area_range, iou_range, textured_prob):
+def _one_example(split, rng, gold_index, area_range, iou_range, textured_prob, jitter=0.7,
+                 line_width=3, tag_size=22, soften=0.0, letter_colours=None):
     for _ in range(200):
         photo = pick_photo(split, rng)
         width, height = int(rng.integers(352, 449)), int(rng.integers(288, 385))
         view, view_box = random_view(photo, width, height, rng)
-        drawn = _draw_object(view, split, rng, area_range, textured_prob)
+        view = soften_photo(view, soften)
+        object_colours = None
+        if letter_colours is not None:  # objects only in colours neither box can be confused with
+            object_colours = [c for c in COLOURS
+                              if not any(c in BOX_COLOURS[b][1] for b in letter_colours)]
+        drawn = _draw_object(view, split, rng, area_range, textured_prob, object_colours)
         if drawn is None:
             continue
         name, colour, gold = drawn
         larger = bool(rng.integers(2))
-        distractor = jitter_box(gold, width, height, iou_range, larger, rng)
+        distractor = jitter_box(gold, width, height, iou_range, larger, rng, jitter=jitter)
         if distractor is None:
             continue
-        allowed = [c for c, (_, avoid) in BOX_COLOURS.items() if colour not in avoid]
-        picked = rng.choice(len(allowed), size=2, replace=False)
-        box_colours = [allowed[j] for j in picked]
+        if letter_colours is None:
+            allowed = [c for c, (_, avoid) in BOX_COLOURS.items() if colour not in avoid]
+            picked = rng.choice(len(allowed), size=2, replace=False)
+            box_colours = [allowed[j] for j in picked]
+        else:
+            box_colours = list(letter_colours)
         boxes = [gold, distractor] if gold_index == 0 else [distractor, gold]
-        _draw_boxes(view, boxes, [BOX_COLOURS[c][0] for c in box_colours])
+        _draw_boxes(view, boxes, [BOX_COLOURS[c][0] for c in box_colours], line_width, tag_size)
         return view, name, {
             "photo": photo.name,
             "flipped": photo.flipped,
@@ -188,23 +219,40 @@ def generate(
     area_range: tuple[float, float] = (0.15, 0.5),
     iou_range: tuple[float, float] = (0.2, 0.5),
     textured_prob: float = 0.3,
+    jitter: float = 0.7,
+    line_width: int = 3,
+    tag_size: int = 22,
+    soften: float = 0.0,
+    letter_colours: tuple[str, str] | None = None,
 ) -> list[dict]:
     """`n` localization records (one image with boxes A and B).
 
     area_range: gold box area as a fraction of the image; iou_range: IoU of the distractor with
-    the gold box (higher is harder); textured_prob: share of objects cut out of a photo.
+    the gold box (higher is harder; 0 allows boxes apart); textured_prob: share of objects cut out
+    of a photo; jitter: largest corner move of the distractor, in gold box widths / heights;
+    line_width: box line width in pixels; tag_size: letter size of the A / B tags in pixels;
+    soften: how far (0-1) the photo is blurred and faded towards its mean colour;
+    letter_colours: fixed colours of boxes A and B (names in BOX_COLOURS; None: a random pair per
+    image), the object then takes only colours neither box can be confused with.
     """
-    if not (0 < area_range[0] <= area_range[1] <= 0.8 and 0 < iou_range[0] <= iou_range[1] < 0.9):
+    if not (0 < area_range[0] <= area_range[1] <= 0.8 and 0 <= iou_range[0] <= iou_range[1] < 0.9
+            and iou_range[1] > 0 and 0 < jitter <= 4 and 1 <= line_width <= 16 and 10 <= tag_size <= 80
+            and 0 <= soften < 1 and (letter_colours is None or (len(letter_colours) == 2 and
+            letter_colours[0] != letter_colours[1] and set(letter_colours) <= set(BOX_COLOURS)))):
         from livr.errors import ConfigError
 
         raise ConfigError(
-            f"localization needs 0 < area_range <= 0.8 and 0 < iou_range < 0.9, got "
-            f"area_range={area_range}, iou_range={iou_range}"
+            f"localization needs 0 < area_range <= 0.8, 0 <= iou_range < 0.9 (upper bound > 0), "
+            f"0 < jitter <= 4, 1 <= line_width <= 16, 10 <= tag_size <= 80 and 0 <= soften < 1, got "
+            f"area_range={area_range}, iou_range={iou_range}, jitter={jitter}, line_width={line_width}, "
+            f"tag_size={tag_size}, soften={soften}, letter_colours={letter_colours} (two of "
+            f"{', '.join(BOX_COLOURS)})"
         )
     records = []
     for i, gold_index in enumerate(balanced([0, 1], n, rng)):
         image, name, metadata = _one_example(
-            split, rng, gold_index, area_range, iou_range, textured_prob
+            split, rng, gold_index, area_range, iou_range, textured_prob, jitter, line_width, tag_size, soften,
+            letter_colours,
         )
         question, choices, prompt = build_prompt(TASK, object=name)
         records.append(

@@ -12,7 +12,9 @@ rel = |YA - YB| / max(YA, YB, 1e-8); rel <= 0.10 gives "About the same" (C), oth
 darker point (A or B). About a quarter of the examples are C and A/B are balanced. For a
 fraction `mislead` of examples the pair is chosen so that the shading works against the answer
 (the darker surface looks brighter or equally bright, or two equal surfaces look different),
-so brightness in the image alone does not give the answer.
+so brightness in the image alone does not give the answer. Easier levels (`LEVELS`) drop the
+misleading shading, the textures and (easy) the shading itself, and use fewer, larger patches,
+larger albedo differences and larger marks, A left of B.
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ IMAGE_SIZE = 256
 SAME_THRESHOLD = 0.10  # the paper's rule
 DISK_RADIUS = 4
 LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)  # linear-RGB luminance (Rec. 709)
+
+# Difficulty levels (see livr.data.synth): the paper's scenes; then, with the three answers equally
+# frequent, no misleading shading, flat patches and clearer albedo differences; then even light, a
+# few large flat patches, albedo differences of at least 75%, larger marks, A left and B right.
+LEVELS = {
+    "paper": {},
+    "medium": {"same_fraction": 1 / 3, "mislead": 0.0, "textures": False, "diff_min": 0.35},
+    "easy": {"same_fraction": 1 / 3, "mislead": 0.0, "shading": "flat", "textures": False, "diff_min": 0.75,
+             "patches": [2, 4], "patch_size": [0.5, 1.0], "mark_radius": 16, "mark_font": 30, "a_left": True},
+}
 
 
 def srgb_to_linear(v: np.ndarray) -> np.ndarray:
@@ -109,9 +121,10 @@ def disk_mean(values: np.ndarray, xy: np.ndarray, radius: int = DISK_RADIUS, lut
 # Scene: albedo (sRGB palette per patch, with textures) and shading.
 
 
-def _albedo_scene(rng: np.random.Generator, size: int):
+def _albedo_scene(rng: np.random.Generator, size: int, patches=(6, 12), patch_size=(0.15, 0.5),
+                  textures: bool = True):
     """(label map, per-label sRGB colour uint8 (L, 3), linear albedo (H, W, 3), patch info)."""
-    n = int(rng.integers(6, 12))
+    n = int(rng.integers(*patches))
     colours = [random_colour(rng, sat=(0.0, 0.6), val=(0.45, 0.95))]  # the wall
     for k in range(1, n + 1):
         if k > 1 and rng.uniform() < 0.3:
@@ -124,7 +137,7 @@ def _albedo_scene(rng: np.random.Generator, size: int):
     shapes = []
     for k in range(1, n + 1):
         cx, cy = rng.uniform(0, size, 2)
-        w, h = rng.uniform(0.15, 0.5, 2) * size
+        w, h = rng.uniform(*patch_size, 2) * size
         kind = ("rect", "quad", "ellipse")[int(rng.integers(3))]
         if kind == "ellipse":
             d.ellipse([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], fill=k)
@@ -137,7 +150,8 @@ def _albedo_scene(rng: np.random.Generator, size: int):
     labels = np.asarray(lab)
     pal = np.array(colours, np.uint8)
     alb = np.take(_srgb_lut()[pal], labels, axis=0)  # (H, W, 3) linear
-    alb *= _textures(rng, labels, n + 1, size)[..., None]
+    if textures:
+        alb *= _textures(rng, labels, n + 1, size)[..., None]
     return labels, pal, alb, shapes
 
 
@@ -232,7 +246,7 @@ def _candidates(labels: np.ndarray, rng: np.random.Generator, size: int, n: int 
     return xy[lab.min(axis=1) == lab.max(axis=1)]
 
 
-def _choose_pair(ya, yo, xy, target, mislead, rng, size, same_max, diff_min):
+def _choose_pair(ya, yo, xy, target, mislead, rng, size, same_max, diff_min, a_left=False):
     """Indices (a, b) of a pair meeting the target label and the misleading condition, or None."""
     m = len(xy)
     if m < 2:
@@ -256,6 +270,8 @@ def _choose_pair(ya, yo, xy, target, mislead, rng, size, same_max, diff_min):
         looks_right = yo[i] < yo[j] * (1 - 0.15)
         ok &= brighter_looking if mislead else looks_right
         order = (i, j) if target == "A" else (j, i)
+    if a_left:  # A in the left part of the image, B in the right part
+        ok = ok & (xy[order[0], 0] < 0.4 * size) & (xy[order[1], 0] > 0.6 * size)
     hits = np.flatnonzero(ok)
     if not len(hits):
         return None
@@ -263,10 +279,15 @@ def _choose_pair(ya, yo, xy, target, mislead, rng, size, same_max, diff_min):
     return int(order[0][k]), int(order[1][k])
 
 
-def _one_example(rng, size, target, mislead, same_max, diff_min):
+def _flat_shading(size: int):
+    """Even white light: the image shows the albedo itself (easier levels)."""
+    return np.ones((size, size), np.float32), np.ones(3, np.float32), {"flat": True}
+
+
+def _one_example(rng, size, target, mislead, same_max, diff_min, scene=None, shading="paper", a_left=False):
     for _ in range(100):
-        labels, pal, alb, _ = _albedo_scene(rng, size)
-        shade, tint, sdesc = _shading(rng, size)
+        labels, pal, alb, _ = _albedo_scene(rng, size, **(scene or {}))
+        shade, tint, sdesc = _shading(rng, size) if shading == "paper" else _flat_shading(size)
         xy = _candidates(labels, rng, size)
         if len(xy) < 2:
             continue
@@ -275,7 +296,7 @@ def _one_example(rng, size, target, mislead, same_max, diff_min):
         img = encode_srgb(lin)
         ya = disk_mean(alb, xy) @ LUMA
         yo = disk_mean(img, xy, lut=_srgb_lut()) @ LUMA
-        pair = _choose_pair(ya, yo, xy, target, mislead, rng, size, same_max, diff_min)
+        pair = _choose_pair(ya, yo, xy, target, mislead, rng, size, same_max, diff_min, a_left)
         if pair is not None:
             return img, labels, pal, sdesc, xy, ya, yo, pair
     raise RuntimeError(f"relative_reflectance: no pair for target {target} after 100 scenes")
@@ -291,10 +312,21 @@ def generate(
     mislead: float = 0.45,
     same_max: float = 0.07,
     diff_min: float = 0.18,
+    shading: str = "paper",
+    textures: bool = True,
+    patches: tuple[int, int] | list[int] = (6, 12),
+    patch_size: tuple[float, float] | list[float] = (0.15, 0.5),
+    mark_radius: int = 10,
+    mark_font: int = 20,
+    a_left: bool = False,
 ) -> list[dict]:
     """`n` records. `same_fraction` of answers are C; `mislead` is the fraction whose shading
     works against the answer; `same_max` / `diff_min` keep the albedo rel away from the 0.10
     threshold (<= same_max for C, > diff_min for A/B) so labels are not borderline.
+    Easier levels: `shading` "flat" (even white light instead of ramps, point lights and cast
+    shadows), `textures` False (flat patches), `patches` [lo, hi) patches per scene of
+    `patch_size` (fractions of the image side), `mark_radius` / `mark_font` (pixels) of the marks,
+    `a_left` (A always in the left 40% of the image, B in the right 40%).
 
     The scenes are procedural (no photos), drawn from the split's own random stream."""
     for name, v in (("same_fraction", same_fraction), ("mislead", mislead)):
@@ -304,6 +336,15 @@ def generate(
         raise ConfigError(
             f"relative_reflectance needs 0 <= same_max <= {SAME_THRESHOLD} < diff_min, got "
             f"same_max={same_max}, diff_min={diff_min}")
+    if shading not in ("paper", "flat"):
+        raise ConfigError(f"relative_reflectance shading must be 'paper' or 'flat', got {shading!r}")
+    if not (1 <= patches[0] < patches[1] and 0 < patch_size[0] <= patch_size[1] <= 1.5
+            and 4 <= mark_radius <= 40 and 8 <= mark_font <= 60):
+        raise ConfigError(f"relative_reflectance needs 1 <= patches[0] < patches[1], 0 < patch_size[0] <= "
+                          f"patch_size[1] <= 1.5, mark_radius in [4, 40] and mark_font in [8, 60], got "
+                          f"patches={patches}, patch_size={patch_size}, mark_radius={mark_radius}, "
+                          f"mark_font={mark_font}")
+    scene = {"patches": tuple(patches), "patch_size": tuple(patch_size), "textures": bool(textures)}
     question, choices, prompt = build_prompt(TASK)
     n_same = int(round(n * same_fraction))
     targets = np.array(["C"] * n_same + ["A"] * ((n - n_same) // 2) + ["B"] * (n - n_same - (n - n_same) // 2))
@@ -313,13 +354,13 @@ def generate(
     for i in range(n):
         target, misl = str(targets[i]), bool(misleads[i])
         img, labels, pal, sdesc, xy, ya, yo, (a, b) = _one_example(
-            rng, image_size, target, misl, same_max, diff_min)
+            rng, image_size, target, misl, same_max, diff_min, scene, shading, a_left)
         ya_a, ya_b = float(ya[a]), float(ya[b])
         answer = label_from_luminance(ya_a, ya_b)
         assert answer == target, (answer, target)  # the pair search guarantees it
         pil = Image.fromarray(img)
-        draw_point_mark(pil, xy[a], "A", radius=10)
-        draw_point_mark(pil, xy[b], "B", radius=10)
+        draw_point_mark(pil, xy[a], "A", radius=mark_radius, font_size=mark_font)
+        draw_point_mark(pil, xy[b], "B", radius=mark_radius, font_size=mark_font)
         la, lb = int(labels[xy[a][1], xy[a][0]]), int(labels[xy[b][1], xy[b][0]])
         meta = {
             "points": [xy[a].tolist(), xy[b].tolist()],

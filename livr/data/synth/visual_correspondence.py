@@ -9,6 +9,12 @@ and mapped through the homography; it is kept only if it lands safely inside the
 distractors are other textured source points mapped the same way, so true and false candidates
 come from one distribution; they are at least `min_sep` of the image diagonal from the true point
 and from each other. The answer letter is exactly balanced over A-D.
+
+Difficulty levels (`LEVELS`, hardest first): `paper` is the rule above; `medium` scales the
+viewpoint and photometric change to 30%, keeps candidates 0.3 of the diagonal apart, draws
+2.5x larger rings and labels on a softened photo and letters the candidates A-D from left to
+right; `easy` is the same with almost no change (10%), so the REF position and the letters
+survive the shrink to 112 px.
 """
 
 from __future__ import annotations
@@ -18,11 +24,17 @@ from PIL import Image, ImageDraw
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
-from livr.data.synth._common import balanced, label_sprite, pick_photo, random_view, rects_overlap
+from livr.data.synth._common import balanced, label_sprite, pick_photo, random_view, rects_overlap, soften_photo
 
 TASK = "visual_correspondence"
 MARK_RED = (255, 20, 20)  # brighter than the REF / A-D marks of _common.draw_point_mark
 WHITE = (255, 255, 255)
+
+LEVELS: dict[str, dict] = {
+    "paper": {},
+    "medium": {"strength": 0.3, "min_sep": 0.3, "mark_scale": 2.5, "soften": 0.6, "reading_order": True},
+    "easy": {"strength": 0.1, "min_sep": 0.3, "mark_scale": 2.5, "soften": 0.6, "reading_order": True},
+}
 
 
 def homography_from_points(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -126,8 +138,10 @@ def texture(grey: np.ndarray, pts: np.ndarray, half: int = 5) -> np.ndarray:
     return grey[ys, xs].astype(np.float32).std(axis=(1, 2))
 
 
-def pick_points(source, h, rng, min_sep: float, min_texture: float):
-    """(ref point in the source, 4 target points with the true one first) or None."""
+def pick_points(source, h, rng, min_sep: float, min_texture: float, slot: int | None = None,
+                min_dx: float = 0.0):
+    """(ref point in the source, 4 target points with the true one first) or None; with `slot`,
+    see `_pick_in_reading_order`."""
     width, height = source.size
     border = 0.12 * min(width, height)
     src = rng.uniform([border, border], [width - border, height - border], size=(160, 2))
@@ -140,6 +154,8 @@ def pick_points(source, h, rng, min_sep: float, min_texture: float):
         return None
     sep = min_sep * float(np.hypot(width, height))
     far = (np.linalg.norm(dst[ok][:, None] - dst[ok][None], axis=2) >= sep).tolist()
+    if slot is not None:
+        return _pick_in_reading_order(src[ok], dst[ok], far, slot, min_dx * width)
     chosen = [0]
     for k in range(1, len(ok)):
         if all(far[k][j] for j in chosen):
@@ -149,9 +165,31 @@ def pick_points(source, h, rng, min_sep: float, min_texture: float):
     return None
 
 
-def _ring(draw: ImageDraw.ImageDraw, x: float, y: float, r: float) -> None:
+def _pick_in_reading_order(src, dst, far, slot: int, min_dx: float):
+    """Like pick_points, but the 3 distractors are chosen so that exactly `slot` of them lie left
+    of the true point (dst[0]), every two candidates at least `min_dx` apart in x, and returned
+    sorted left to right: labelled A-D with the true point inserted at `slot`, the letters run
+    left to right."""
+    xs = dst[:, 0]
+    chosen = [0]
+    left = 0
+    for k in range(1, len(dst)):
+        if not all(far[k][j] for j in chosen) or np.min(np.abs(xs[chosen] - xs[k])) < min_dx:
+            continue
+        is_left = xs[k] < xs[0]
+        if is_left and left == slot or not is_left and len(chosen) - 1 - left == 3 - slot:
+            continue
+        chosen.append(k)
+        left += int(is_left)
+        if len(chosen) == 4:
+            others = sorted(chosen[1:], key=lambda j: xs[j])
+            return src[0], dst[[0, *others]]
+    return None
+
+
+def _ring(draw: ImageDraw.ImageDraw, x: float, y: float, r: float, width: int = 3) -> None:
     draw.ellipse([x - r - 2, y - r - 2, x + r + 2, y + r + 2], outline=WHITE, width=2)
-    draw.ellipse([x - r, y - r, x + r, y + r], outline=MARK_RED, width=3)
+    draw.ellipse([x - r, y - r, x + r, y + r], outline=MARK_RED, width=width)
 
 
 def _label_spot(x, y, r, tw, th, width, height, taken):
@@ -170,13 +208,14 @@ def _label_spot(x, y, r, tw, th, width, height, taken):
     return best
 
 
-def draw_marks(image: Image.Image, points, labels, radius: float, font_size: int) -> Image.Image:
+def draw_marks(image: Image.Image, points, labels, radius: float, font_size: int,
+               ring_width: int = 3) -> Image.Image:
     """Red rings (white rim) at `points` with red labels (white stroke) beside them."""
     image = image.copy()
     draw = ImageDraw.Draw(image)
     taken = [(x - radius - 2, y - radius - 2, x + radius + 2, y + radius + 2) for x, y in points]
     for (x, y), label in zip(points, labels):
-        _ring(draw, x, y, radius)
+        _ring(draw, x, y, radius, ring_width)
         sprite = label_sprite(label, font_size, MARK_RED)
         rect = _label_spot(x, y, radius, sprite.width, sprite.height, *image.size, taken)
         taken.append(rect)
@@ -184,7 +223,7 @@ def draw_marks(image: Image.Image, points, labels, radius: float, font_size: int
     return image
 
 
-def _one_example(split, rng, strength, min_sep, min_texture):
+def _one_example(split, rng, strength, min_sep, min_texture, soften=0.0, slot=None, min_dx=0.0):
     for _ in range(200):
         photo = pick_photo(split, rng)
         width, height = int(rng.integers(288, 353)), int(rng.integers(224, 289))
@@ -192,9 +231,13 @@ def _one_example(split, rng, strength, min_sep, min_texture):
         if scene is None:
             continue
         view, source, h, view_box = scene
-        points = pick_points(source, h, rng, min_sep, min_texture)
+        points = pick_points(source, h, rng, min_sep, min_texture, slot, min_dx)
         if points is None:
             continue
+        if soften > 0:  # after picking the points, so texture is measured on the photo itself
+            view = soften_photo(view, soften)
+            mx, my = (view.width - width) // 2, (view.height - height) // 2
+            source = view.crop((mx, my, mx + width, my + height))
         target, photometric = render_target(view, source.size, h, strength, rng)
         return photo, source, target, h, view_box, photometric, points
     raise RuntimeError(f"could not build a visual correspondence example from the {split} photos")
@@ -208,26 +251,35 @@ def generate(
     strength: float = 1.0,
     min_sep: float = 0.15,
     min_texture: float = 10.0,
+    mark_scale: float = 1.0,
+    soften: float = 0.0,
+    reading_order: bool = False,
 ) -> list[dict]:
     """`n` visual correspondence records: images = [source with REF, target with A-D].
 
     strength: scales the homography (rotation up to 20 degrees, zoom up to 1.22x, shift up to
     8%, corner moves up to 10%) and the photometric change; min_sep: smallest distance between
     candidate points, as a fraction of the image diagonal; min_texture: smallest grey standard
-    deviation (0-255) around a sampled point, so points are not on flat, ambiguous regions.
+    deviation (0-255) around a sampled point, so points are not on flat, ambiguous regions;
+    mark_scale: scales the rings' radius and line and the labels' size; soften: how far (0-1) the
+    photo is blurred and faded towards its mean colour (texture is measured before softening);
+    reading_order: letter the candidates A-D from left to right (each two at least 8% of the width
+    apart in x) instead of in random order; the true point's letter stays exactly balanced.
     """
-    if not 0 <= strength <= 1.5 or not 0 < min_sep < 0.4:
+    if not (0 <= strength <= 1.5 and 0 < min_sep < 0.4 and 0.5 <= mark_scale <= 4 and 0 <= soften < 1):
         from livr.errors import ConfigError
 
         raise ConfigError(
-            f"visual_correspondence needs 0 <= strength <= 1.5 and 0 < min_sep < 0.4, got "
-            f"strength={strength}, min_sep={min_sep}"
+            f"visual_correspondence needs 0 <= strength <= 1.5, 0 < min_sep < 0.4, 0.5 <= mark_scale <= 4 "
+            f"and 0 <= soften < 1, got strength={strength}, min_sep={min_sep}, mark_scale={mark_scale}, "
+            f"soften={soften}"
         )
     question, choices, prompt = build_prompt(TASK)
     records = []
     for i, answer in enumerate(balanced([0, 1, 2, 3], n, rng)):
         photo, source, target, h, view_box, photometric, (ref, pts) = _one_example(
-            split, rng, strength, min_sep, min_texture
+            split, rng, strength, min_sep, min_texture, soften,
+            answer if reading_order else None, 0.08 if reading_order else 0.0,
         )
         # pts[0] is the true point: move it to slot `answer`, keep the distractors' order.
         order = [1, 2, 3]
@@ -235,9 +287,13 @@ def generate(
         candidates = pts[order]
         size = min(source.size)
         radius, font_size = max(7.0, 0.03 * size), max(16, int(0.07 * size))
+        ring_width = 3
+        if mark_scale != 1.0:
+            radius, font_size = radius * mark_scale, int(font_size * mark_scale)
+            ring_width = max(3, round(3 * mark_scale))
         images = [
-            draw_marks(source, [ref], ["REF"], radius, font_size),
-            draw_marks(target, candidates, ["A", "B", "C", "D"], radius, font_size),
+            draw_marks(source, [ref], ["REF"], radius, font_size, ring_width),
+            draw_marks(target, candidates, ["A", "B", "C", "D"], radius, font_size, ring_width),
         ]
         records.append(
             make_record(

@@ -9,7 +9,8 @@ places, objects replaced, a different background, or a strong recolouring). The 
 the answer. The mild changes are chosen so that they often move many pixels (a shift of a
 textured photo, a brightness change) while some structural changes move few (two small objects
 swapped places), so a pixel-MSE heuristic is far from perfect although a person sees at once
-which variant keeps the scene. `margin` in [0, 1] widens the gap between the two changes.
+which variant keeps the scene. `margin` in [0, 1] widens the gap between the two changes; easier
+levels (`LEVELS`) also restrict the kinds of change (`mild_kinds`, `structural_kinds`).
 
 Images: [reference, second image (A), third image (B)]; the answer letter is balanced.
 """
@@ -38,6 +39,16 @@ MILD = ("shift", "zoom", "brightness", "hue", "blur", "nudge")
 MILD_P = (0.4, 0.25, 0.15, 0.08, 0.06, 0.06)
 STRUCTURAL = ("layout", "objects", "background", "recolour", "layout+objects")
 STRUCTURAL_P = (0.37, 0.32, 0.05, 0.08, 0.18)
+
+# Difficulty levels (see livr.data.synth): the paper's mix; then the widest margin with only the
+# mild changes that keep nearly every pixel (hue, blur, nudge) against a new background or a strong
+# recolouring; then a blur or nudge against a strong recolouring (inverted or false colours).
+LEVELS = {
+    "paper": {},
+    "medium": {"margin": 1.0, "mild_kinds": ["hue", "blur", "nudge"],
+               "structural_kinds": ["background", "recolour"]},
+    "easy": {"margin": 1.0, "mild_kinds": ["blur", "nudge"], "structural_kinds": ["recolour"]},
+}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -140,9 +151,22 @@ def hue_matrix(degrees: float) -> tuple[float, ...]:
 # The two kinds of change.
 
 
-def mild_variant(scene, canvas_im, split, rng, size, strength):
+def _restricted(names, probs, allowed):
+    """(names, probabilities) restricted to `allowed` (None: all), renormalised."""
+    if allowed is None:
+        return names, probs
+    keep = [k for k, name in enumerate(names) if name in allowed]
+    p = np.array([probs[k] for k in keep])
+    return tuple(names[k] for k in keep), tuple((p / p.sum()).tolist())
+
+
+def mild_variant(scene, canvas_im, split, rng, size, strength, allowed=None):
     """A layout-preserving change of one or two kinds; returns (image, transforms)."""
-    kinds = list(rng.choice(MILD, size=int(rng.integers(1, 3)), replace=False, p=MILD_P))
+    if allowed is None:
+        kinds = list(rng.choice(MILD, size=int(rng.integers(1, 3)), replace=False, p=MILD_P))
+    else:
+        names, p = _restricted(MILD, MILD_P, allowed)
+        kinds = list(rng.choice(names, size=int(rng.integers(1, min(2, len(names)) + 1)), replace=False, p=p))
     ops, dx, dy, zoom = [], 0.0, 0.0, 1.0
     im = canvas_im
     if "nudge" in kinds:
@@ -174,10 +198,11 @@ def mild_variant(scene, canvas_im, split, rng, size, strength):
     return out, ops
 
 
-def structural_variant(scene, split, rng, size, strength):
+def structural_variant(scene, split, rng, size, strength, allowed=None):
     """A change of the scene's structure; returns (image, transforms)."""
     canvas = size + 2 * PAD
-    kind = STRUCTURAL[int(rng.choice(len(STRUCTURAL), p=STRUCTURAL_P))]
+    names, p = _restricted(STRUCTURAL, STRUCTURAL_P, allowed)
+    kind = names[int(rng.choice(len(names), p=p))]
     new = copy.deepcopy({k: v for k, v in scene.items() if k != "background_image"})
     new["background_image"] = scene["background_image"]
     ops = []
@@ -240,10 +265,18 @@ def generate(
     *,
     image_size: int = IMAGE_SIZE,
     margin: float = 0.5,
+    mild_kinds: list[str] | tuple[str, ...] | None = None,
+    structural_kinds: list[str] | tuple[str, ...] | None = None,
 ) -> list[dict]:
-    """`n` records; `margin` in [0, 1]: 0 = strongest mild changes and weakest structural ones."""
+    """`n` records; `margin` in [0, 1]: 0 = strongest mild changes and weakest structural ones.
+    `mild_kinds` / `structural_kinds`: draw the changes only from these kinds (of MILD /
+    STRUCTURAL, in their relative frequencies); None = all of them (the paper's mix)."""
     if not 0.0 <= margin <= 1.0:
         raise ConfigError(f"visual_similarity margin must be in [0, 1], got {margin}")
+    for name, kinds, known in (("mild_kinds", mild_kinds, MILD),
+                               ("structural_kinds", structural_kinds, STRUCTURAL)):
+        if kinds is not None and (not kinds or not set(kinds) <= set(known)):
+            raise ConfigError(f"visual_similarity {name} must be a non-empty subset of {known}, got {kinds}")
     question, choices, prompt = build_prompt(TASK)
     answers = balanced_labels(n, 2, rng)
     canvas = image_size + 2 * PAD
@@ -259,8 +292,9 @@ def generate(
         }
         canvas_im = render(scene)
         ref = window(canvas_im, image_size)
-        near, near_ops = mild_variant(scene, canvas_im, split, rng, image_size, mild_strength)
-        far, far_ops = structural_variant(scene, split, rng, image_size, structural_strength)
+        near, near_ops = mild_variant(scene, canvas_im, split, rng, image_size, mild_strength, mild_kinds)
+        far, far_ops = structural_variant(scene, split, rng, image_size, structural_strength,
+                                          structural_kinds)
         pos = int(answers[i])
         cands = [near, far] if pos == 0 else [far, near]
         meta = {
