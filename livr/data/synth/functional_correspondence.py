@@ -26,15 +26,36 @@ from livr.data.synth._common import (
     ellipse,
     far_apart,
     limb,
-    mark_keypoint_pair,
     poly,
     render_object,
-    softened_background,
 )
 from livr.data.synth._common import uniform as _u
+from livr.data.synth.semantic_correspondence import (
+    PAPER_BLEND,
+    background,
+    mark_pair,
+    mirrored,
+    pick_in_regions,
+    pose_knobs,
+    shared_pose,
+)
 
 TASK = "functional_correspondence"
 IMAGE_SIZE = 320
+
+# Difficulty levels (see livr.data.synth): the paper's rules, then the same question on pairs whose
+# two tools share one pose (drawn per record: any rotation up to pose[0] degrees, 25 for vessels,
+# mirrored if pose[1]) give or take pose[2] degrees, at a size of pose[3] of the image and aspect
+# pose[4], with larger marks farther apart on a plainer background (pose=None: the paper's poses);
+# easy lays both tools level (mirrored alike) and letters the candidates A-D from left to right,
+# each letter in its own colour.
+LEVELS: dict[str, dict] = {
+    "paper": {},
+    "medium": {"pose": (180.0, True, 15.0, (0.7, 0.85), (0.9, 1.1)), "min_sep": 0.14, "mark_scale": 1.6,
+               "background_blend": (0.45, 0.6)},
+    "easy": {"pose": (0.0, True, 0.0, (0.85, 0.9), (1.0, 1.0)), "min_sep": 0.16, "mark_scale": 2.0,
+             "background_blend": (0.6, 0.75), "letter_colours": True, "reading_order": True},
+}
 
 Builder = Callable[[np.random.Generator], tuple[list[Part], np.ndarray]]
 
@@ -395,17 +416,22 @@ ACTIONS: dict[str, tuple[list[str], dict[str, Builder], bool]] = {
 }
 
 
-def _tool_image(split: str, action: str, tool: str, rng: np.random.Generator, size: int):
+def _tool_image(split: str, action: str, tool: str, rng: np.random.Generator, size: int, pose=None,
+                shared=None, blend=PAPER_BLEND):
     roles, tools, long_tool = ACTIONS[action]
     parts, kps = tools[tool](rng)
-    bg, src = softened_background(split, rng, size)
-    img, kps_img, pose = render_object(
-        bg, Template(parts, roles, kps), rng,
-        rot_deg=(-180, 180) if long_tool else (-25, 25),
-        fill=(0.6, 0.88), aspect=(0.85, 1.18), texture_prob=0.0,
-    )
-    pose["background"] = src
-    return img, kps_img, pose
+    bg, src = background(split, rng, size, blend)
+    tmpl = Template(parts, roles, kps)
+    if pose is None:
+        kw = {"rot_deg": (-180, 180) if long_tool else (-25, 25), "fill": (0.6, 0.88), "aspect": (0.85, 1.18)}
+    else:
+        tmpl = mirrored(tmpl) if shared[1] else tmpl
+        kw = pose_knobs(pose, shared)
+    img, kps_img, pose_out = render_object(bg, tmpl, rng, texture_prob=0.0, **kw)
+    if pose is not None:
+        pose_out["mirrored"] = shared[1]
+    pose_out["background"] = src
+    return img, kps_img, pose_out
 
 
 def generate(
@@ -415,8 +441,25 @@ def generate(
     *,
     image_size: int = IMAGE_SIZE,
     min_sep: float = 0.1,
+    pose: tuple | None = None,
+    mark_scale: float = 1.0,
+    background_blend: tuple[float, float] = PAPER_BLEND,
+    letter_colours: bool = False,
+    regions: tuple[int, int] | None = None,
+    reading_order: bool = False,
 ) -> list[dict]:
-    """`n` records; `min_sep` is the least distance between candidate points (fraction of size)."""
+    """`n` records; `min_sep` is the least distance between candidate points (fraction of size).
+
+    Easier levels: `pose` = (largest rotation of the record's shared pose in degrees, 25 at most
+    for vessels; mirroring allowed; largest rotation of each tool away from it; tool size range;
+    aspect range. None: the paper's independent poses, any rotation for long tools, upright
+    vessels); `mark_scale` scales the REF / A-D marks; `background_blend` is the range of the grey
+    blend over the photo background (nearer 1: plainer); `letter_colours` draws each letter A-D in
+    its own colour (red, blue, green, yellow) beside its red ring; `regions` = (columns, rows): the
+    four candidates lie in different cells of that grid over image 2, clear of its borders, and REF
+    in the cell of its counterpart (instead of `min_sep`); `reading_order`: the letters A-D go to the
+    candidates from left to right, at least 4% of the width apart (poses are redrawn until the true
+    one has the balanced answer's place)."""
     answers = balanced_labels(n, 4, rng)
     actions = sorted(ACTIONS)
     records = []
@@ -426,17 +469,37 @@ def generate(
         names = sorted(tools)
         t1, t2 = (names[j] for j in rng.choice(len(names), 2, replace=False))
         ref = int(rng.integers(5))
-        for _ in range(100):  # redraw poses until four candidates are well apart and inside
-            img1, kps1, pose1 = _tool_image(split, action, t1, rng, image_size)
-            img2, kps2, pose2 = _tool_image(split, action, t2, rng, image_size)
-            others = far_apart(kps2, ref, rng.permutation(5), 3, min_sep * image_size)
+        for attempt in range(100 if regions is None and not reading_order else 1000):  # until the candidates fit
+            if pose is not None and attempt % 10 == 9:  # easier levels: some roles may be too close
+                ref = int(rng.integers(5))
+            if (regions is not None or reading_order) and attempt % 50 == 49:  # ... or the tools never fit
+                action = actions[int(rng.integers(len(actions)))]
+                roles, tools, _ = ACTIONS[action]
+                names = sorted(tools)
+                t1, t2 = (names[j] for j in rng.choice(len(names), 2, replace=False))
+            shared = None
+            if pose is not None:  # long tools: any shared rotation up to pose[0]; vessels: up to 25 degrees
+                shared = shared_pose(rng, pose if ACTIONS[action][2] else (min(pose[0], 25.0), *pose[1:]), True)
+            img1, kps1, pose1 = _tool_image(split, action, t1, rng, image_size, pose, shared, background_blend)
+            img2, kps2, pose2 = _tool_image(split, action, t2, rng, image_size, pose, shared, background_blend)
+            if regions is None:
+                others = far_apart(kps2, ref, rng.permutation(5), 3, min_sep * image_size)
+            else:
+                others = pick_in_regions(kps1, kps2, ref, rng, regions, image_size, 0.04)
             inside = np.all((kps2 > 10) & (kps2 < image_size - 10)) and np.all(
                 (kps1[ref] > 10) & (kps1[ref] < image_size - 10))
+            if others is not None and reading_order:  # A-D left to right: the true one at its letter
+                others = sorted(others, key=lambda k: kps2[k][0])
+                xs = np.sort(kps2[others + [ref], 0])
+                if (sum(kps2[k][0] < kps2[ref][0] for k in others) != int(answers[i])
+                        or np.diff(xs).min() < 0.04 * image_size):  # a clear left-to-right order
+                    others = None
             if others is not None and inside:
                 break
         else:
             raise RuntimeError(f"{TASK}: no usable pose pair for {t1}/{t2} (min_sep={min_sep} too large?)")
-        marks = mark_keypoint_pair(img1, kps1, pose1, img2, kps2, pose2, ref, others, int(answers[i]))
+        marks = mark_pair(img1, kps1, pose1, img2, kps2, pose2, ref, others, int(answers[i]), mark_scale,
+                          letter_colours, centred=regions is not None)
         question, choices, prompt = build_prompt(TASK, action=action)
         meta = {"action": action, "tools": [t1, t2], "keypoint_names": roles, **marks}
         records.append(make_record(

@@ -18,6 +18,7 @@ import functools
 from typing import Callable
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
@@ -29,8 +30,12 @@ from livr.data.synth._common import (
     ellipse,
     far_apart,
     limb,
+    MARK_RED,
+    label_sprite,
     mark_keypoint_pair,
+    photo_crop,
     poly,
+    rects_overlap,
     render_object,
     softened_background,
 )
@@ -269,11 +274,169 @@ CATEGORIES: dict[str, tuple[Callable[[np.random.Generator], Template], bool]] = 
 }
 
 
-def _instance(split: str, category: str, rng: np.random.Generator, size: int):
+# Difficulty levels (see livr.data.synth): the paper's rules, then the same question on pairs whose
+# two objects share one pose (drawn per record: any rotation up to pose[0] degrees, mirrored if
+# pose[1]) give or take pose[2] degrees, at a size of pose[3] of the image and aspect pose[4],
+# with larger marks farther apart on a plainer background (pose=None keeps the paper's poses);
+# easy also letters the candidates A-D from left to right, each letter in its own colour.
+LEVELS: dict[str, dict] = {
+    "paper": {},
+    "medium": {"pose": (30.0, True, 12.0, (0.7, 0.85), (0.9, 1.1)), "min_sep": 0.2, "mark_scale": 2.0,
+               "background_blend": (0.45, 0.6), "texture_prob": 0.0},
+    "easy": {"pose": (30.0, True, 0.0, (0.85, 0.9), (1.0, 1.0)), "min_sep": 0.3, "mark_scale": 2.5,
+             "background_blend": (0.6, 0.75), "texture_prob": 0.0, "letter_colours": True,
+             "reading_order": True},
+}
+
+PAPER_BLEND = (0.2, 0.45)  # softened_background's grey blend
+
+
+def background(split: str, rng: np.random.Generator, size: int, blend=PAPER_BLEND):
+    """`softened_background` (the same draws), with the grey blend drawn from `blend`: closer to 1
+    is a plainer background."""
+    if tuple(blend) == PAPER_BLEND:
+        return softened_background(split, rng, size)
+    bg, src = photo_crop(split, (size, size), rng, frac=(0.25, 0.8))
+    grey = Image.new("RGB", bg.size, tuple(int(v) for v in rng.integers(90, 200, 3)))
+    return Image.blend(bg, grey, float(rng.uniform(*blend))), src
+
+
+# Label colours of the choices at levels with letter_colours (the red of the paper's marks for A)
+LETTER_COLOURS = {"A": MARK_RED, "B": (35, 85, 230), "C": (30, 165, 50), "D": (250, 205, 20)}
+
+
+def draw_big_mark(img: Image.Image, xy, label: str, scale: float, taken: list | None = None,
+                  colour=MARK_RED, rings: list | None = None, centred: bool = False) -> None:
+    """`draw_point_mark` scaled by `scale`: ring radius, ring widths and label size (the label in
+    `colour`, the paper's red by default, with a white stroke). The label goes beside the ring
+    (upper right, upper left, lower right, lower left, above or below) inside the image, overlapping
+    the fewest rectangles in `taken` (marks drawn so far; this mark's are appended) and then as far
+    as possible from the other rings in `rings` (their boxes), so that it reads as this mark's;
+    `centred`: right above or below the ring if either fits in the image."""
+    x, y = float(xy[0]), float(xy[1])
+    r = 9 * scale
+    white = 2.5 * scale
+    taken = [] if taken is None else taken
+    text = label_sprite(label, round(20 * scale), tuple(colour))
+    tw, th = text.size
+    w, h = img.size
+    spots = [(x + r, y - r - th), (x - r - tw, y - r - th), (x + r, y + r), (x - r - tw, y + r),
+             (x - tw / 2, y - r - white - th), (x - tw / 2, y + r + white)]
+    inside = [(tx, ty) for tx, ty in spots if tx >= 1 and ty >= 1 and tx + tw <= w - 1 and ty + th <= h - 1]
+    if centred and any(spot in inside for spot in spots[4:]):
+        inside = [spot for spot in spots[4:] if spot in inside]
+    inside = inside or spots[:1]
+    others = [((t[0] + t[2]) / 2, (t[1] + t[3]) / 2) for t in rings or [] if abs((t[0] + t[2]) / 2 - x) > 1e-6
+              or abs((t[1] + t[3]) / 2 - y) > 1e-6]
+
+    def badness(spot):  # overlaps first, then closeness of the label to another mark's ring
+        tx, ty = spot
+        box = (tx, ty, tx + tw, ty + th)
+        near = min((np.hypot(tx + tw / 2 - ox, ty + th / 2 - oy) for ox, oy in others), default=1e9)
+        return (sum(rects_overlap(box, t) for t in taken), -min(near, 2 * (r + tw)))
+
+    tx, ty = min(inside, key=badness)
+    d = ImageDraw.Draw(img)
+    d.ellipse([x - r - white, y - r - white, x + r + white, y + r + white], outline=(255, 255, 255),
+              width=max(1, round(6 * scale)))
+    d.ellipse([x - r, y - r, x + r, y + r], outline=MARK_RED, width=max(1, round(3 * scale)))
+    img.paste(text, (int(round(tx)), int(round(ty))), text)
+    taken += [(x - r - white, y - r - white, x + r + white, y + r + white), (tx, ty, tx + tw, ty + th)]
+
+
+def mark_pair(img1, kps1, pose1, img2, kps2, pose2, ref: int, others, slot: int, scale: float = 1.0,
+              letter_colours: bool = False, centred: bool = False) -> dict:
+    """`mark_keypoint_pair` with the REF / A-D marks scaled by `scale` (1: exactly the paper's) and,
+    with `letter_colours`, each letter in its own colour (LETTER_COLOURS)."""
+    if scale == 1.0 and not letter_colours:
+        return mark_keypoint_pair(img1, kps1, pose1, img2, kps2, pose2, ref, others, slot)
+    cand = list(others)
+    cand.insert(slot, ref)
+    draw_big_mark(img1, kps1[ref], "REF", scale, centred=centred)
+    r = 9 * scale  # rings first, so that no label covers another candidate's ring
+    rings = [(x - r, y - r, x + r, y + r) for x, y in (kps2[k] for k in cand)]
+    taken = list(rings)
+    for j, k in enumerate(cand):
+        letter = choice_letter(j)
+        draw_big_mark(img2, kps2[k], letter, scale, taken, LETTER_COLOURS[letter] if letter_colours else MARK_RED,
+                      rings, centred)
+    return {
+        "keypoints_1": np.round(kps1, 1).tolist(),
+        "keypoints_2": np.round(kps2, 1).tolist(),
+        "ref_index": ref,
+        "candidate_indices": cand,
+        "pose_1": pose1,
+        "pose_2": pose2,
+    }
+
+
+def region_of(xy, cells, size: int, margin: float):
+    """The index of the cell (of a grid of cells = (columns, rows) over the image) holding point
+    `xy`, or None when it lies within `margin` pixels of a cell border."""
+    out = []
+    for v, k in zip(xy, cells):
+        step = size / k
+        i = int(v // step)
+        if not 0 <= i < k or min(v - i * step, (i + 1) * step - v) < margin:
+            return None
+        out.append(i)
+    return out[0] + cells[0] * out[1]
+
+
+def pick_in_regions(kps1, kps2, ref: int, rng: np.random.Generator, cells, size: int,
+                    margin: float = 0.06) -> list[int] | None:
+    """Three other keypoints of image 2 for the A-D choices such that the four candidates lie in
+    different cells of the grid `cells` (columns, rows), each clear of the cell borders by `margin`
+    (a fraction of the size), and REF on image 1 lies in the same cell as its counterpart on
+    image 2; None if there are none."""
+    m = margin * size
+    cell = region_of(kps1[ref], cells, size, m)
+    if cell is None or region_of(kps2[ref], cells, size, m) != cell:
+        return None
+    chosen, used = [], {cell}
+    for k in rng.permutation(len(kps2)):
+        c = region_of(kps2[k], cells, size, m)
+        if k != ref and c is not None and c not in used:
+            chosen.append(int(k))
+            used.add(c)
+            if len(chosen) == 3:
+                return chosen
+    return None
+
+
+def shared_pose(rng: np.random.Generator, pose, side_view: bool) -> tuple[float, bool]:
+    """An easier level's pose for both objects of a record: (rotation in degrees, mirrored)."""
+    angle = float(rng.uniform(-pose[0], pose[0])) if pose[0] else 0.0
+    flip = bool(side_view and pose[1] and rng.uniform() < 0.5)
+    return angle, flip
+
+
+def mirrored(tmpl: Template) -> Template:
+    """The template mirrored left-right (same parts, names and drawing order)."""
+    flip = np.array([-1.0, 1.0])
+    return Template([p._replace(pts=p.pts * flip) for p in tmpl.parts], tmpl.names, tmpl.kps * flip)
+
+
+def pose_knobs(pose, shared) -> dict:
+    """render_object's pose arguments for one image of an easier level: the record's shared
+    rotation give or take pose[2] degrees, no random mirroring, size and aspect ranges."""
+    angle, _ = shared
+    return {"rot_deg": (angle - pose[2], angle + pose[2]), "mirror": False, "fill": tuple(pose[3]),
+            "aspect": tuple(pose[4])}
+
+
+def _instance(split: str, category: str, rng: np.random.Generator, size: int, pose=None, shared=None,
+              blend=PAPER_BLEND, texture_prob: float = 0.4):
     builder, side_view = CATEGORIES[category]
-    bg, src = softened_background(split, rng, size)
-    rot = (-35, 35) if side_view else (-20, 20)
-    img, kps, pose = render_object(bg, builder(rng), rng, rot_deg=rot, mirror=side_view)
+    bg, src = background(split, rng, size, blend)
+    tmpl = builder(rng)
+    if pose is None:
+        rot = (-35, 35) if side_view else (-20, 20)
+        img, kps, pose = render_object(bg, tmpl, rng, rot_deg=rot, mirror=side_view, texture_prob=texture_prob)
+    else:
+        tmpl = mirrored(tmpl) if shared[1] else tmpl
+        img, kps, pose = render_object(bg, tmpl, rng, texture_prob=texture_prob, **pose_knobs(pose, shared))
+        pose["mirrored"] = shared[1]
     pose["background"] = src
     return img, kps, pose
 
@@ -285,26 +448,59 @@ def generate(
     *,
     image_size: int = IMAGE_SIZE,
     min_sep: float = 0.1,
+    pose: tuple | None = None,
+    mark_scale: float = 1.0,
+    background_blend: tuple[float, float] = PAPER_BLEND,
+    texture_prob: float = 0.4,
+    letter_colours: bool = False,
+    regions: tuple[int, int] | None = None,
+    reading_order: bool = False,
 ) -> list[dict]:
-    """`n` records; `min_sep` is the least distance between candidate points (fraction of size)."""
+    """`n` records; `min_sep` is the least distance between candidate points (fraction of size).
+
+    Easier levels: `pose` = (largest rotation of the record's shared pose in degrees, mirroring
+    allowed, largest rotation of each object away from it, object size range, aspect range; None:
+    the paper's independent poses); `mark_scale` scales the REF / A-D
+    marks; `background_blend` is the range of the grey blend over the photo background (nearer 1:
+    plainer); `texture_prob` the chance of a striped or spotted body; `letter_colours` draws each
+    letter A-D in its own colour (red, blue, green, yellow) beside its red ring; `regions` =
+    (columns, rows): the four candidates lie in different cells of that grid over image 2, clear of
+    its borders, and REF in the cell of its counterpart (instead of `min_sep`); `reading_order`:
+    the letters A-D go to the candidates from left to right, at least 4% of the width apart (poses
+    are redrawn until the true one has the balanced answer's place)."""
     question, choices, prompt = build_prompt(TASK)
     answers = balanced_labels(n, 4, rng)
     cats = sorted(CATEGORIES)
     records = []
     for i in range(n):
         category = cats[int(rng.integers(len(cats)))]
-        for _ in range(100):  # redraw poses until four candidates are well apart and inside
-            img1, kps1, pose1 = _instance(split, category, rng, image_size)
-            img2, kps2, pose2 = _instance(split, category, rng, image_size)
+        for attempt in range(100 if regions is None and not reading_order else 1000):  # until the candidates fit
+            if (regions is not None or reading_order) and attempt % 50 == 49:  # some categories rarely fit
+                category = cats[int(rng.integers(len(cats)))]
+            shared = None if pose is None else shared_pose(rng, pose, CATEGORIES[category][1])
+            img1, kps1, pose1 = _instance(split, category, rng, image_size, pose, shared, background_blend,
+                                          texture_prob)
+            img2, kps2, pose2 = _instance(split, category, rng, image_size, pose, shared, background_blend,
+                                          texture_prob)
             ref = int(rng.integers(len(kps1)))
-            others = far_apart(kps2, ref, rng.permutation(len(kps2)), 3, min_sep * image_size)
+            if regions is None:
+                others = far_apart(kps2, ref, rng.permutation(len(kps2)), 3, min_sep * image_size)
+            else:
+                others = pick_in_regions(kps1, kps2, ref, rng, regions, image_size)
             inside = np.all((kps2 > 12) & (kps2 < image_size - 12)) and np.all(
                 (kps1[ref] > 12) & (kps1[ref] < image_size - 12))
+            if others is not None and reading_order:  # A-D left to right: the true one at its letter
+                others = sorted(others, key=lambda k: kps2[k][0])
+                xs = np.sort(kps2[others + [ref], 0])
+                if (sum(kps2[k][0] < kps2[ref][0] for k in others) != int(answers[i])
+                        or np.diff(xs).min() < 0.04 * image_size):  # a clear left-to-right order
+                    others = None
             if others is not None and inside:
                 break
         else:
             raise RuntimeError(f"{TASK}: no usable pose pair for {category} (min_sep={min_sep} too large?)")
-        marks = mark_keypoint_pair(img1, kps1, pose1, img2, kps2, pose2, ref, others, int(answers[i]))
+        marks = mark_pair(img1, kps1, pose1, img2, kps2, pose2, ref, others, int(answers[i]), mark_scale,
+                          letter_colours, centred=regions is not None)
         meta = {"category": category, "keypoint_names": list(keypoint_names(category)), **marks}
         records.append(make_record(
             id=f"{TASK}-{split}-{i:06d}", task=TASK, images=[img1, img2], question=question,

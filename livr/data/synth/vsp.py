@@ -122,9 +122,11 @@ def map_split(rows: list[str]) -> str:
 
 
 def random_map(
-    size: int, hole_prob: float, min_plan_length: int, split: str, seen: set, rng
+    size: int, hole_prob: float, min_plan_length: int, split: str, seen: set, rng,
+    max_plan_length: int | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(grid rows, shortest plan) for a new solvable size x size map belonging to `split`."""
+    """(grid rows, shortest plan) for a new solvable size x size map belonging to `split`, whose
+    shortest plan has between min_plan_length and max_plan_length (None: any) moves."""
     for _ in range(5000):
         cells = np.where(rng.random((size, size)) < hole_prob, "H", "F")
         start, goal = rng.choice(size * size, size=2, replace=False)
@@ -134,7 +136,8 @@ def random_map(
         if key in seen or map_split(rows) != split:
             continue
         plan = shortest_plan(rows)
-        if plan is not None and len(plan) >= min_plan_length:
+        if plan is not None and len(plan) >= min_plan_length and (
+                max_plan_length is None or len(plan) <= max_plan_length):
             seen.add(key)
             return rows, plan
     raise RuntimeError(
@@ -186,18 +189,38 @@ def _sprites(cell: int) -> dict[str, Image.Image]:
     return {"F": ice, "H": hole, "S": start, "G": goal}
 
 
-def render_map(rows: list[str]) -> Image.Image:
+SHADES = (1.0, 0.93, 0.86, 0.79, 0.72)  # tile brightness factors of shaded boards
+
+
+@functools.cache
+def _shaded(cell: int, kind: str, shade: int) -> Image.Image:
+    return _sprites(cell)[kind].point(lambda v: int(v * SHADES[shade]))
+
+
+def render_map(rows: list[str], shades=None) -> Image.Image:
+    """The map; `shades` (n x n indices into SHADES) darkens each tile by its own factor."""
     n = len(rows)
     cell = IMAGE_SIZE // n
     sprites = _sprites(cell)
     image = Image.new("RGB", (cell * n, cell * n))
     for i, row in enumerate(rows):
         for j, kind in enumerate(row):
-            image.paste(sprites[kind], (j * cell, i * cell))
+            tile = sprites[kind] if shades is None else _shaded(cell, kind, int(shades[i][j]))
+            image.paste(tile, (j * cell, i * cell))
     return image
 
 
 # ---------------------------------------------------------------- generator
+
+
+# Difficulty levels (see livr.data.synth): the paper's 3x3-8x8 maps, then small maps only, fewer
+# holes and shorter plans (the question and the "Action plan: ..." answer format stay the same),
+# with shaded tiles so that the many similar small maps do not near-duplicate across splits.
+LEVELS: dict[str, dict] = {
+    "paper": {},
+    "medium": {"levels": (3,), "hole_prob": 0.1, "min_plan_length": 1, "max_plan_length": 3, "shade": True},
+    "easy": {"levels": (4,), "hole_prob": 0.15, "min_plan_length": 1, "max_plan_length": 1, "shade": True},
+}
 
 
 def generate(
@@ -208,11 +231,17 @@ def generate(
     levels: tuple[int, ...] = (3, 4, 5, 6, 7, 8),
     hole_prob: float = 0.2,
     min_plan_length: int | None = None,
+    max_plan_length: int | None = None,
+    shade: bool = False,
 ) -> list[dict]:
     """`n` vsp records, grid sizes exactly balanced over `levels`.
 
     hole_prob: chance that a cell other than start and goal is a hole (FrozenLake's random maps
-    use 0.2); min_plan_length: the fewest moves a map may need (default: size - 1).
+    use 0.2); min_plan_length: the fewest moves a map may need (default: size - 1);
+    max_plan_length: the most moves its shortest plan may take (default: no limit); shade: each
+    tile darkened by its own random factor (0.72-1), so that maps one cell apart, inevitable among
+    many small maps, are not near-duplicate images across splits (the leakage guard of `livr
+    train`).
     """
     levels = tuple(int(v) for v in levels)
     if not levels or any(not 2 <= v <= 12 for v in levels) or not 0 <= hole_prob < 0.6:
@@ -229,7 +258,7 @@ def generate(
     records, seen = [], set()
     for i, size in enumerate(balanced(list(levels), n, rng)):
         min_len = size - 1 if min_plan_length is None else min_plan_length
-        rows, plan = random_map(size, hole_prob, min_len, split, seen, rng)
+        rows, plan = random_map(size, hole_prob, min_len, split, seen, rng, max_plan_length)
         answer = format_plan(plan)
         metadata = {"grid": rows, "size": size, "plan_length": len(plan)}
         if not simulate_plan(metadata, answer):
@@ -239,7 +268,7 @@ def generate(
             make_record(
                 id=f"{TASK}-{split}-{i:06d}",
                 task=TASK,
-                images=[render_map(rows)],
+                images=[render_map(rows, rng.integers(len(SHADES), size=(size, size)) if shade else None)],
                 question=question,
                 choices=choices,
                 answer=answer,
