@@ -411,6 +411,11 @@ def mark_keypoint_pair(img1, kps1, pose1, img2, kps2, pose2, ref: int, others, s
     draw_point_mark(img1, kps1[ref], "REF")
     for j, k in enumerate(cand):
         draw_point_mark(img2, kps2[k], choice_letter(j))
+    return keypoint_pair_metadata(kps1, kps2, ref, cand, pose1, pose2)
+
+
+def keypoint_pair_metadata(kps1, kps2, ref: int, cand: list, pose1, pose2) -> dict:
+    """The metadata fields the keypoint-pair tasks share: keypoints, REF and the A-D candidates."""
     return {
         "keypoints_1": np.round(kps1, 1).tolist(),
         "keypoints_2": np.round(kps2, 1).tolist(),

@@ -33,6 +33,7 @@ from livr.data.synth._common import uniform as _u
 from livr.data.synth.semantic_correspondence import (
     PAPER_BLEND,
     background,
+    in_reading_order,
     mark_pair,
     mirrored,
     pick_in_regions,
@@ -489,11 +490,7 @@ def generate(
             inside = np.all((kps2 > 10) & (kps2 < image_size - 10)) and np.all(
                 (kps1[ref] > 10) & (kps1[ref] < image_size - 10))
             if others is not None and reading_order:  # A-D left to right: the true one at its letter
-                others = sorted(others, key=lambda k: kps2[k][0])
-                xs = np.sort(kps2[others + [ref], 0])
-                if (sum(kps2[k][0] < kps2[ref][0] for k in others) != int(answers[i])
-                        or np.diff(xs).min() < 0.04 * image_size):  # a clear left-to-right order
-                    others = None
+                others = in_reading_order(others, kps2, ref, int(answers[i]), image_size)
             if others is not None and inside:
                 break
         else:

@@ -32,6 +32,7 @@ from livr.data.synth._common import (
     limb,
     MARK_RED,
     label_sprite,
+    keypoint_pair_metadata,
     mark_keypoint_pair,
     photo_crop,
     poly,
@@ -360,14 +361,18 @@ def mark_pair(img1, kps1, pose1, img2, kps2, pose2, ref: int, others, slot: int,
         letter = choice_letter(j)
         draw_big_mark(img2, kps2[k], letter, scale, taken, LETTER_COLOURS[letter] if letter_colours else MARK_RED,
                       rings, centred)
-    return {
-        "keypoints_1": np.round(kps1, 1).tolist(),
-        "keypoints_2": np.round(kps2, 1).tolist(),
-        "ref_index": ref,
-        "candidate_indices": cand,
-        "pose_1": pose1,
-        "pose_2": pose2,
-    }
+    return keypoint_pair_metadata(kps1, kps2, ref, cand, pose1, pose2)
+
+
+def in_reading_order(others, kps2, ref: int, answer: int, image_size: int):
+    """`others` sorted left to right on image 2 when the true point `ref` then falls at letter
+    `answer` and every two candidates are at least 4% of the width apart in x; else None."""
+    others = sorted(others, key=lambda k: kps2[k][0])
+    xs = np.sort(kps2[others + [ref], 0])
+    if (sum(kps2[k][0] < kps2[ref][0] for k in others) != answer
+            or np.diff(xs).min() < 0.04 * image_size):  # a clear left-to-right order
+        return None
+    return others
 
 
 def region_of(xy, cells, size: int, margin: float):
@@ -490,11 +495,7 @@ def generate(
             inside = np.all((kps2 > 12) & (kps2 < image_size - 12)) and np.all(
                 (kps1[ref] > 12) & (kps1[ref] < image_size - 12))
             if others is not None and reading_order:  # A-D left to right: the true one at its letter
-                others = sorted(others, key=lambda k: kps2[k][0])
-                xs = np.sort(kps2[others + [ref], 0])
-                if (sum(kps2[k][0] < kps2[ref][0] for k in others) != int(answers[i])
-                        or np.diff(xs).min() < 0.04 * image_size):  # a clear left-to-right order
-                    others = None
+                others = in_reading_order(others, kps2, ref, int(answers[i]), image_size)
             if others is not None and inside:
                 break
         else:
