@@ -252,11 +252,37 @@ def comparisons(table: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
+def interval_cell(cell: dict[str, Any] | None) -> str:
+    """"64.50 [57.6–70.8]" (one seed: 95% Wilson interval of the test records) or
+    "64.50 ± 1.20 (3 seeds)" (the seed spread)."""
+    if not cell or not cell.get("values"):
+        return "–"
+    values, n = _seed_values(cell)
+    mean = statistics.fmean(values)
+    if len(values) >= 2:
+        return f"{100 * mean:.2f} ± {100 * statistics.stdev(values):.2f} ({len(values)} seeds)"
+    if not n:
+        return f"{100 * mean:.2f}"
+    low, high = wilson(round(mean * n), n)
+    return f"{100 * mean:.2f} [{100 * low:.1f}–{100 * high:.1f}]"
+
+
 def comparison_markdown(table: dict[str, Any]) -> list[str]:
     found = comparisons(table)
     if found is None:
         return []
-    lines = ["## LIVR vs Direct SFT, with the noise", "",
+    rows = _rows(table)
+    tasks = table["tasks"]
+    lines = ["## Accuracy with its noise", "",
+             "Test accuracy (%) with its 95% interval (Wilson, over the test records) for one seed, or "
+             "mean ± standard deviation over seeds.", "",
+             "| Method | " + " | ".join(TASK_LABELS.get(t, t) for t in tasks) + " |",
+             "| --- |" + " ---: |" * len(tasks)]
+    for key, label in (("zero_shot", "Zero-shot"), ("sft", "Direct SFT"), ("livr", "LIVR")):
+        if key in rows:
+            lines.append(f"| {label} | " + " | ".join(interval_cell(rows[key]["cells"].get(t)) for t in tasks)
+                         + " |")
+    lines += ["", "## LIVR vs Direct SFT, with the noise", "",
              "Difference of test accuracy (points) ± its 95% half-width: binomial noise of the test "
              "records or the seed spread, whichever is larger (`livr.analysis.stats`). A difference "
              "is stated only where it is beyond that noise.", "",

@@ -74,3 +74,14 @@ def test_verdict_on_a_synthetic_report_beyond_noise():
     assert "per task, beyond noise: Counting +20.00" in text and "Local." not in text.split("beyond noise:")[1]
     md = "\n".join(comparison_markdown(table))
     assert "| Counting | +20.00 ±" in md and "LIVR better" in md and "no difference within noise" in md
+
+
+def test_interval_cells_one_seed_and_several():
+    from livr.demo.report import interval_cell
+
+    assert interval_cell({"values": [0.5], "examples": [100]}) == "50.00 [40.4–59.6]"
+    assert interval_cell({"values": [0.6, 0.7, 0.8], "examples": [250] * 3}) == "70.00 ± 10.00 (3 seeds)"
+    assert interval_cell(None) == "–"
+    table = _table({"counting": [0.29]}, {"counting": [0.28]}, 100, {"counting": 1 / 9})
+    md = "\n".join(comparison_markdown(table))
+    assert "| Direct SFT | 28.00 [" in md and "| LIVR | 29.00 [" in md
