@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,7 +110,12 @@ class DemoConfig:
                                default=True)
     attention_examples: int = _help("Latent-to-image attention maps per task and seed (0: none).",
                                     default=4)
-    threads: int | None = _help("torch intra-op threads (null: torch's default).", default=None)
+    threads: int | None = _help("torch intra-op threads of each step (null: the CPU cores shared out "
+                                "over the jobs).", default=None)
+    jobs: int | None = _help("Steps run at once, each in its own process, in the order their inputs "
+                             "allow (null: one per CPU core, at most 4; 1 when a GPU is present). "
+                             "Results depend on each step's threads (the order of float sums), not on jobs.",
+                             default=None)
     # -- ablations -------------------------------------------------------------------------------
     ablations: dict[str, dict[str, Any]] = _help(
         "Extra runs for the ablation tables (the paper's Tables 3 and 4): name -> `livr train` fields "
@@ -152,6 +158,22 @@ class DemoConfig:
             values.update(stage1_epochs=0, stage2_epochs=self.sft_epochs)
         values.update(spec)
         return values
+
+    def job_count(self) -> int:
+        """How many steps run at once (see `jobs`)."""
+        if self.jobs:
+            return self.jobs
+        import torch
+
+        return 1 if torch.cuda.is_available() else max(1, min(4, os.cpu_count() or 1))
+
+    def step_threads(self) -> int | None:
+        """torch threads of each step: `threads`, else the cores shared out over the jobs (None
+        when one job: torch's default)."""
+        jobs = self.job_count()
+        if self.threads or jobs == 1:
+            return self.threads
+        return max(1, (os.cpu_count() or 1) // jobs)
 
     def has_latents(self, run: str) -> bool:
         return self.run_fields(run)["num_latents"] > 0
@@ -275,7 +297,7 @@ def problems(c: DemoConfig) -> list[str]:
     for name in ("stage2_epochs", "attention_examples"):
         if getattr(c, name) < 0:
             out.append(f"{name} must be at least 0, got {getattr(c, name)}")
-    for name in ("probe_limit", "max_new_tokens", "threads"):
+    for name in ("probe_limit", "max_new_tokens", "threads", "jobs"):
         value = getattr(c, name)
         if value is not None and value < 1:
             out.append(f"{name} must be at least 1 (or null), got {value}")

@@ -93,6 +93,19 @@ class Progress:
         seconds = duration(time.perf_counter() - start)
         self._write(f"{seconds}\n" if self.quiet else f"{head}: done in {seconds}\n")
 
+    # with several jobs, steps finish out of order: one line when a step starts, one when it ends
+    def started(self, index: int, label: str) -> None:
+        self._write(f"[{index}/{self.total}] {label} ...\n")
+
+    def finished(self, index: int, label: str, seconds: float) -> None:
+        self._write(f"[{index}/{self.total}] {label}: done in {duration(seconds)}\n")
+
+    def failed(self, index: int, label: str) -> None:
+        self._write(f"[{index}/{self.total}] {label}: failed\n")
+
+    def interrupted(self) -> None:
+        self._write("interrupted; run the same command again to continue (finished steps are kept)\n")
+
 
 class Demo:
     """The steps of one demo over one output folder."""
@@ -206,28 +219,91 @@ class Demo:
         total = len(self.steps) + 1
         progress = Progress(self.stream, total, self.quiet)
         start = time.perf_counter()
-        ran: set[str] = set()
-        with self._environment():
-            for index, step in enumerate(self.steps, 1):
-                stale = any(d in ran for d in step.deps)
-                if step.state == "done" and not stale:
-                    progress.reused(index, step.label)
-                    continue
-                fresh = stale or step.state == "conflict"
-                self.stamps.begin(step)
-                t0 = time.perf_counter()
-                with progress.running(index, step.label), self._tool_output():
-                    if fresh:
-                        remove(step.output)
-                    step.action(step, fresh)
-                self.stamps.finish(step, time.perf_counter() - t0)
-                ran.add(step.key)
-            report_ran = self._report(progress, total, force=bool(ran))
-        return {"seconds": time.perf_counter() - start, "ran": len(ran) + int(report_ran),
-                "reused": total - len(ran) - int(report_ran)}
+        # a step runs when it is not done, or when a step it reads runs (its input is rebuilt)
+        todo: dict[str, bool] = {}  # key -> fresh (discard any old output first)
+        for step in self.steps:
+            stale = any(d in todo for d in step.deps)
+            if step.state != "done" or stale:
+                todo[step.key] = stale or step.state == "conflict"
+        jobs = self.config.job_count()
+        with self._environment(self.config.step_threads()):
+            if jobs == 1:
+                self._run_serial(progress, todo)
+            else:
+                self._run_parallel(progress, todo, jobs)
+            report_ran = self._report(progress, total, force=bool(todo))
+        return {"seconds": time.perf_counter() - start, "ran": len(todo) + int(report_ran),
+                "reused": total - len(todo) - int(report_ran)}
+
+    def _run_serial(self, progress: Progress, todo: dict[str, bool]) -> None:
+        for index, step in enumerate(self.steps, 1):
+            if step.key not in todo:
+                progress.reused(index, step.label)
+                continue
+            self.stamps.begin(step)
+            t0 = time.perf_counter()
+            with progress.running(index, step.label), self._tool_output():
+                self._do(step, todo[step.key])
+            self.stamps.finish(step, time.perf_counter() - t0)
+
+    def _run_parallel(self, progress: Progress, todo: dict[str, bool], jobs: int) -> None:
+        """Up to `jobs` steps at once, each in a fresh process, started in plan order as soon as
+        the steps they read have finished. A failure lets the running steps finish, starts no
+        new one, then raises the first error."""
+        import multiprocessing
+        from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+        index = {step.key: i for i, step in enumerate(self.steps, 1)}
+        for step in self.steps:
+            if step.key not in todo:
+                progress.reused(index[step.key], step.label)
+        waiting = [s for s in self.steps if s.key in todo]
+        finished: set[str] = set()
+        running: dict[Any, tuple[Step, float]] = {}
+        error: BaseException | None = None
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            while waiting or running:
+                while error is None and len(running) < jobs:
+                    ready = next((s for s in waiting if all(d in finished or d not in todo for d in s.deps)), None)
+                    if ready is None:
+                        break
+                    waiting.remove(ready)
+                    self.stamps.begin(ready)
+                    progress.started(index[ready.key], ready.label)
+                    future = pool.submit(_run_step, self.config, str(self.out), self.quiet, ready.key,
+                                         todo[ready.key], self.config.step_threads())
+                    running[future] = (ready, time.perf_counter())
+                if not running:
+                    break
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    step, t0 = running.pop(future)
+                    try:
+                        future.result()
+                    except BaseException as err:  # noqa: BLE001  (re-raised below, after the others stop)
+                        progress.failed(index[step.key], step.label)
+                        error = error or err
+                        continue
+                    seconds = time.perf_counter() - t0
+                    self.stamps.finish(step, seconds)
+                    finished.add(step.key)
+                    progress.finished(index[step.key], step.label, seconds)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            progress.interrupted()
+            raise
+        pool.shutdown(wait=True)
+        if error is not None:
+            raise error
+
+    def _do(self, step: Step, fresh: bool) -> None:
+        if fresh:
+            remove(step.output)
+        step.action(step, fresh)
 
     @contextlib.contextmanager
-    def _environment(self) -> Iterator[None]:
+    def _environment(self, threads: int | None) -> Iterator[None]:
         """Thread count, a frozen import-time heap (accelerate's gc.collect() at every
         Trainer.train() would otherwise rescan it) and, under --quiet, no library progress bars or
         warnings on the terminal; all restored afterwards."""
@@ -240,9 +316,9 @@ class Demo:
         if self.quiet:  # transformers' log handler holds the terminal's stderr, not OUT/demo.log
             ds_logging.disable_progress_bar()
             hf_logging.set_verbosity_error()
-        threads = torch.get_num_threads()
-        if self.config.threads:
-            torch.set_num_threads(self.config.threads)
+        before = torch.get_num_threads()
+        if threads:
+            torch.set_num_threads(threads)
         import peft  # noqa: F401  (heavy imports first, so that freezing covers them)
         import transformers  # noqa: F401
 
@@ -252,7 +328,7 @@ class Demo:
             yield
         finally:
             gc.unfreeze()
-            torch.set_num_threads(threads)
+            torch.set_num_threads(before)
             hf_logging.set_verbosity(verbosity)
             if bars:
                 ds_logging.enable_progress_bar()
@@ -391,6 +467,14 @@ class Demo:
             atomic_write_text(self.out / "summary.txt", summary)
         self.stamps.finish(step, time.perf_counter() - t0)
         return True
+
+
+def _run_step(config: DemoConfig, out: str, quiet: bool, key: str, fresh: bool, threads: int | None) -> None:
+    """One step of the plan, in a worker process of `Demo._run_parallel`."""
+    demo = Demo(config, out, quiet=quiet)
+    step = next(s for s in demo.plan() if s.key == key)
+    with demo._environment(threads), demo._tool_output():
+        demo._do(step, fresh)
 
 
 def run_demo(config: DemoConfig, out: str | os.PathLike, *, overwrite: bool = False, quiet: bool = False,

@@ -21,7 +21,7 @@ TINY = {
     "num_latents": 4, "stage1_epochs": 1, "stage2_epochs": 1,
     "learning_rate": 1e-3, "batch_size": 4, "warmup_ratio": 0,
     "eval_batch_size": 4, "max_new_tokens": 2, "probe_limit": 2, "attention_examples": 1,
-    "threads": 1, "training": {"logging_steps": 1}
+    "threads": 1, "jobs": 1, "training": {"logging_steps": 1}
 }
 MODEL = "tiny:qwen2_5_vl"
 
@@ -143,6 +143,27 @@ def test_a_deleted_result_is_redone_with_what_depends_on_it(demo):
     assert ran == {"train sft on counting (seed 42)", "probe sft under the bottleneck on counting (seed 42)",
                    "write the report"}
     assert (out / "runs" / "counting" / "sft-seed42" / "metrics.json").is_file()
+
+
+def test_two_jobs_give_the_same_results_as_one(demo, tmp_path):
+    """jobs: 2 runs steps side by side in worker processes (both data steps start before either
+    ends) and, at the same threads per step, every result equals the one-job demo's."""
+    config = write_config(tmp_path, jobs=2)
+    out = tmp_path / "out"
+    rc, stdout, err = call("--config", config, "--model", MODEL, "--out", str(out), "--quiet")
+    assert rc == 0, err
+    lines = [line for line in err.splitlines() if line.startswith("[")]
+    assert lines[0].endswith("generate counting data ...")
+    assert lines[1].endswith("generate localization data ...")
+    assert len([line for line in lines if ": done in " in line]) == 18  # the report: in this process
+    assert "19 step(s) run, 0 reused" in stdout
+    for path in sorted(demo["out"].glob("runs/*/*/metrics.json")) + sorted(demo["out"].glob("probes/*/*/probe.json")):
+        twin = out / path.relative_to(demo["out"])
+        mine, theirs = json.loads(twin.read_text()), json.loads(path.read_text())
+        for volatile in ("output_dir", "data", "model", "run", "date"):
+            mine.pop(volatile, None), theirs.pop(volatile, None)
+        assert mine == theirs, path.relative_to(demo["out"])
+    assert (out / "report.md").is_file()
 
 
 def test_a_changed_setting_is_an_error_unless_overwrite(demo, tmp_path):
