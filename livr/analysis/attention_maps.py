@@ -170,7 +170,7 @@ def attention_grids(lm, records: Sequence[dict[str, Any]], *, image_repeats: int
 
     ConfigError when the model has no latents (from `latent_image_attention`)."""
     from livr.evaluation.attention import latent_image_attention
-    from livr.evaluation.generate import encode_prompts
+    from livr.inference.generate import encode_prompts
 
     if lm.latents.num_latents == 0:
         raise ConfigError("latent-to-image attention needs a model with latent tokens; this one has none "

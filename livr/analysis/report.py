@@ -46,8 +46,8 @@ from typing import Any, Iterable
 from livr.data.tasks import TASK_NAMES, TASKS
 from livr.errors import ConfigError
 from livr.io import atomic_write_json, atomic_write_text
-from livr.training.config import read_yaml
-from livr.training.run import CONFIG_FILE, METRICS_FILE, PREDICTIONS_FILE
+from livr.runs.config import read_yaml
+from livr.runs.folder import CONFIG_FILE, METRICS_FILE, PREDICTIONS_FILE
 
 EVAL_FILE = "eval.json"
 PROBE_FILE = "probe.json"  # `livr probe` writes OUT/probe.json and one eval folder per probe

@@ -92,7 +92,7 @@ def hidden_state_points(lm, records: Sequence[dict[str, Any]], *, max_points: in
     Returns {"states": (n, d) float32, "labels": (n,) 0/1/2, "example": (n,) record index,
     "position": (n,) token position in the prompt, "available": token count per label}.
     """
-    from livr.evaluation.generate import encode_prompts, prompt_collator
+    from livr.inference.generate import encode_prompts, prompt_collator
 
     examples = encode_prompts(lm, records, image_repeats=image_repeats)
     per_example = [token_labels(ex.segment_ids) for ex in examples]

@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from livr.training.config import _HINTS, FIELDS, _base_type
+    from livr.runs.config import _HINTS, FIELDS, _base_type
 
     parser = subparsers.add_parser(
         "train",
@@ -79,7 +79,7 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from livr.training.config import FIELDS, load_config
+    from livr.runs.config import FIELDS, load_config
     from livr.training.run import CONFIG_FILE, train
 
     overrides = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}

@@ -4,7 +4,7 @@
 
 Precedence: the preset (`default` or `full`), then the YAML file, then the command line.
 Everything is checked here, before the demo does any work: unknown keys and tasks, sizes, epochs,
-and the training config each run will get (built with `livr.training.config.load_config`, so a
+and the training config each run will get (built with `livr.runs.config.load_config`, so a
 bad value in `training:` is reported exactly as `livr train` would report it).
 
 Why the default tasks are counting, localization and visual_correspondence: they are one task of
@@ -34,7 +34,7 @@ from typing import Any
 
 from livr.data.tasks import TASK_NAMES, TASKS
 from livr.errors import ConfigError
-from livr.training.config import METHODS as TRAINING_METHODS
+from livr.runs.config import METHODS as TRAINING_METHODS
 
 DEFAULT_TASKS = ("counting", "localization", "visual_correspondence")
 DEFAULT_LEVEL = "easy"
@@ -347,7 +347,7 @@ def _level_problems(c: DemoConfig) -> list[str]:
 
 def check(c: DemoConfig) -> None:
     """ConfigError listing every problem, including those of the training configs it implies."""
-    from livr.training.config import load_config
+    from livr.runs.config import load_config
 
     found = problems(c)
     if not found:
@@ -366,7 +366,7 @@ def check(c: DemoConfig) -> None:
 def load_demo_config(*, full: bool = False, path: str | None = None,
                      overrides: dict[str, Any] | None = None) -> DemoConfig:
     """The preset, the YAML file (if any), then `overrides` (the command line); checked."""
-    from livr.training.config import read_yaml
+    from livr.runs.config import read_yaml
 
     preset = dict(PRESETS["full" if full else "default"])
     layers = [(preset, "the preset")]

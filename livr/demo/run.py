@@ -137,7 +137,7 @@ class Demo:
     # -- the plan --------------------------------------------------------------------------------
     def plan(self) -> list[Step]:
         """Every step in order, each with its settings; nothing is read or written."""
-        from livr.training.config import RESUME_FREE, load_config
+        from livr.runs.config import RESUME_FREE, load_config
 
         c = self.config
         steps: list[Step] = []
@@ -435,7 +435,7 @@ class Demo:
     def _report(self, progress: Progress, index: int, force: bool) -> bool:
         """Write report.md, report.json and summary.txt unless they match today's inputs."""
         from livr.evaluation.run import EVAL_FILE, PROBE_FILE
-        from livr.training.run import METRICS_FILE
+        from livr.runs.folder import METRICS_FILE
 
         inputs = self._report_inputs()
         markers = [p / (EVAL_FILE if p.parent.name == "zero_shot" else METRICS_FILE)

@@ -142,7 +142,7 @@ def latent_image_attention(lm, examples: Sequence[EncodedExample], *,
     """Per prompt: (number of image tokens,) attention from the latents to each image token, in
     sequence order, averaged over latents, heads and layers. Needs a model with latents."""
     from livr.errors import ConfigError
-    from livr.evaluation.generate import prompt_collator
+    from livr.inference.generate import prompt_collator
 
     if lm.latents.num_latents == 0:
         raise ConfigError("latent-to-image attention needs a model with latent tokens; this one has none")

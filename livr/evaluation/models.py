@@ -68,7 +68,7 @@ def _check_run_tokenizer(run: Path, num_latents: int, shared: bool) -> None:
 
 
 def _load_run(path: Path, dtype, attn_implementation) -> EvalModel:
-    from livr.training.run import load_run, saved_config
+    from livr.runs.folder import load_run, saved_config
 
     config = saved_config(path)
     _check_run_tokenizer(path, config.num_latents, config.shared_latents)
@@ -87,7 +87,7 @@ def _load_run(path: Path, dtype, attn_implementation) -> EvalModel:
 
 def strip_latent_prelude(template: str, latents: list[str], position: str) -> str:
     """The chat template `livr export` started from (export prepends a prelude to it)."""
-    from livr.training.export import latent_chat_template
+    from livr.inference.chat_template import latent_chat_template
 
     prelude = latent_chat_template("", latents, position)
     return template[len(prelude):] if template.startswith(prelude) else template
@@ -96,7 +96,7 @@ def strip_latent_prelude(template: str, latents: list[str], position: str) -> st
 def _load_export(path: Path, dtype, attn_implementation, trust_remote_code) -> EvalModel:
     from livr.models.latents import LatentSpec
     from livr.models.loading import load_backbone
-    from livr.training.config import METHODS
+    from livr.methods import METHODS
 
     try:
         info = json.loads((path / EXPORT_INFO).read_text())
@@ -122,9 +122,9 @@ def _load_export(path: Path, dtype, attn_implementation, trust_remote_code) -> E
 
 
 def _torch_dtype(name: str | None):
-    from livr.training.run import _dtype
+    from livr.runs.folder import resolve_dtype
 
-    return _dtype(name)
+    return resolve_dtype(name)
 
 
 def load_eval_model(name: str, *, dtype: str | None = None, attn_implementation: str | None = None,

@@ -48,7 +48,7 @@ def _mean(values) -> float | None:
 def score_predictions(records: Sequence[dict], outputs: Sequence[str]) -> tuple[dict[str, Any], list[dict]]:
     """(summary, prediction rows): accuracies overall and per task, random-choice accuracy of
     the same records, and the outputs the parser could not read (counted wrong, listed)."""
-    from livr.evaluation.answers import is_correct, parse_answer, random_accuracy
+    from livr.inference.answers import is_correct, parse_answer, random_accuracy
 
     chance = random_accuracy(records)
     rows, per_task = [], {}
@@ -87,7 +87,7 @@ class Evaluator:
 
     def __init__(self, model, records: Sequence[dict], *, batch_size: int = 8,
                  max_new_tokens: int | None = None, max_length: int = 4096, progress: bool = False):
-        from livr.evaluation.generate import default_max_new_tokens
+        from livr.inference.generate import default_max_new_tokens
 
         if batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
@@ -102,7 +102,7 @@ class Evaluator:
     def examples(self, keep_latents: bool) -> list:
         from tqdm.auto import tqdm
 
-        from livr.evaluation.generate import prompt_collator
+        from livr.inference.generate import prompt_collator
         from livr.evaluation.probes import without_latents
 
         if keep_latents not in self._encoded:
@@ -113,7 +113,7 @@ class Evaluator:
         return self._encoded[keep_latents]
 
     def run(self, probe: Probe | str = "none") -> tuple[dict[str, Any], list[dict]]:
-        from livr.evaluation.generate import generate_answers
+        from livr.inference.generate import generate_answers
 
         probe = get_probe(probe) if isinstance(probe, str) else probe
         examples = self.examples(probe.keep_latents)

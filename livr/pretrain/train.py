@@ -134,7 +134,7 @@ def heldout(config: PretrainConfig) -> dict[int, list[dict]]:
 
 def evaluate(lm, sets: dict[int, list[dict]]) -> dict[str, Any]:
     """Exact-match accuracy of greedy answers, per level and per family."""
-    from livr.evaluation.generate import encode_prompts, generate_answers
+    from livr.inference.generate import encode_prompts, generate_answers
 
     result: dict[str, Any] = {"levels": {}, "families": {}}
     per_family: dict[str, list[int]] = {}

@@ -7,8 +7,10 @@
 everything, encodes the data once and runs each stage as one `LivrTrainer` (trainer.py) run.
 """
 
-from livr.training.config import METHODS, LivrTrainingConfig, load_config
+from livr.methods import METHODS
+from livr.runs.config import LivrTrainingConfig, load_config
+from livr.runs.folder import load_run
 from livr.training.export import export_run
-from livr.training.run import load_run, train
+from livr.training.run import train
 
 __all__ = ["METHODS", "LivrTrainingConfig", "export_run", "load_config", "load_run", "train"]

@@ -95,7 +95,7 @@ def encode_run_data(lm, data: RunData, *, image_repeats: int, max_length: int, p
     """Fill every split's `examples` (train with answers; validation / test as prompts)."""
     from tqdm.auto import tqdm
 
-    from livr.evaluation.generate import prompt_collator
+    from livr.inference.generate import prompt_collator
 
     train_collator = lm.collator("standard", max_length=max_length, image_repeats=image_repeats)
     prompt = prompt_collator(lm, image_repeats=image_repeats, max_length=max_length)

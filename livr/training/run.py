@@ -43,14 +43,13 @@ from typing import Any
 
 from livr.errors import ConfigError, DataError
 from livr.io import atomic_write_bytes, atomic_write_json, atomic_write_text, discard
-from livr.training.config import RESUME_FREE, LivrTrainingConfig, from_dict, read_yaml
+from livr.runs.config import RESUME_FREE, LivrTrainingConfig
+from livr.runs.folder import (  # noqa: F401 (the folder names and loaders, importable here as before)
+    BEST_FILE, CONFIG_FILE, METRICS_FILE, PREDICTIONS_FILE, PROGRESS_FILE, TIMING_FILE, load_model, load_run,
+    resolve_dtype, saved_config,
+)
 
-CONFIG_FILE = "config.yaml"
-PROGRESS_FILE = "progress.json"
-METRICS_FILE = "metrics.json"
-PREDICTIONS_FILE = "test_predictions.json"
-TIMING_FILE = "timing.json"
-BEST_FILE = Path("best") / "trainable.safetensors"
+_dtype = resolve_dtype  # the former name
 
 
 # ----------------------------------------------------------------------------- folder
@@ -91,10 +90,6 @@ def compare_configs(saved: LivrTrainingConfig, new: LivrTrainingConfig, run: Pat
         )
 
 
-def saved_config(run: Path) -> LivrTrainingConfig:
-    return from_dict(read_yaml(run / CONFIG_FILE), str(run / CONFIG_FILE)).resolved()
-
-
 def prepare_folder(config: LivrTrainingConfig, *, resume: bool, overwrite: bool) -> str:
     """'new', 'replace' (new, after deleting the old folder), 'resume' or 'finished'; raises
     ConfigError for a folder that cannot be used. Deletes nothing itself."""
@@ -113,65 +108,6 @@ def prepare_folder(config: LivrTrainingConfig, *, resume: bool, overwrite: bool)
         raise ConfigError(f"cannot resume {run}: it has no {CONFIG_FILE}, so it is not a livr run folder")
     compare_configs(saved_config(run), config, run)
     return "finished" if (run / METRICS_FILE).is_file() else "resume"
-
-
-# ----------------------------------------------------------------------------- model
-
-
-def _dtype(name: str | None):
-    import torch
-
-    if name is None or name == "auto":
-        return name
-    return getattr(torch, name)
-
-
-def load_model(config: LivrTrainingConfig, name: str | None = None):
-    from livr.models.loading import load_backbone
-
-    return load_backbone(
-        name or config.model,
-        num_latents=config.num_latents,
-        latent_position=config.latent_position,
-        shared_latents=config.shared_latents,
-        lora=config.method_spec.lora,
-        lora_r=config.lora_r,
-        lora_alpha=config.lora_alpha,
-        lora_dropout=config.lora_dropout,
-        full_finetune=config.full_finetune,
-        train_vision=config.train_vision,
-        dtype=_dtype(config.dtype),
-        attn_implementation=config.attn_implementation,
-        trust_remote_code=config.trust_remote_code,
-        seed=config.seed,
-        processor_kwargs={"max_pixels": config.max_pixels} if config.max_pixels else None,
-    )
-
-
-def load_run(run_dir: str | os.PathLike, **overrides):
-    """(LivrModel with the run's trained weights, resolved config) of a finished run folder.
-
-    Encode prompts for it with `image_repeats=config.method_spec.image_repeats` (2 for
-    `image_twice`, which sees its images twice at test time too). `overrides` replace config
-    fields that do not change the weights (`dtype`, `attn_implementation`).
-    """
-    import dataclasses
-
-    run = Path(run_dir)
-    if not (run / METRICS_FILE).is_file():
-        raise ConfigError(f"{run} is not a finished livr run (no {METRICS_FILE}); finish it with "
-                          "`livr train --resume --out RUN`")
-    config = dataclasses.replace(saved_config(run), **overrides)
-    if config.full_finetune:
-        return load_model(config, name=str(run)), config
-    from peft import set_peft_model_state_dict
-    from safetensors.torch import load_file
-
-    lm = load_model(config)
-    result = set_peft_model_state_dict(lm.model, load_file(str(run / "adapter_model.safetensors")))
-    if getattr(result, "unexpected_keys", None):
-        raise RuntimeError(f"{run}: adapter weights do not fit the model: {result.unexpected_keys[:3]}")
-    return lm, config
 
 
 # ----------------------------------------------------------------------------- progress
@@ -275,7 +211,7 @@ class _Session:
     """The stages of one run over one model, and the per-epoch bookkeeping."""
 
     def __init__(self, config, lm, data, selection, run, is_main, image_repeats, leaks=()):
-        from livr.evaluation.generate import default_max_new_tokens
+        from livr.inference.generate import default_max_new_tokens
 
         self.config, self.lm, self.data, self.selection = config, lm, data, selection
         self.run, self.is_main, self.image_repeats = run, is_main, image_repeats
@@ -322,6 +258,7 @@ class _Session:
             callbacks=callbacks,
             lm=self.lm,
             mask_policy=policy,
+            extra_losses=self.config.method_spec.stage(stage).extra_losses,
         )
         epoch_callback.trainer = trainer
         result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -367,7 +304,7 @@ class _Session:
             trainer.log(logs)
 
     def _evaluate(self, split, desc: str, mask_policy: str) -> dict[str, Any]:
-        from livr.evaluation.generate import evaluate
+        from livr.inference.generate import evaluate
 
         return evaluate(self.lm, split.records, split.examples, batch_size=self.config.eval_batch_size,
                         max_new_tokens=self.max_new_tokens, image_repeats=self.image_repeats,
@@ -446,7 +383,7 @@ class _Session:
 
 
 def _prediction_rows(records, predictions) -> list[dict[str, Any]]:
-    from livr.evaluation.answers import is_correct
+    from livr.inference.answers import is_correct
 
     return [{"id": r["id"], "task": r["task"], "answer": r["answer"], "prediction": p,
              "correct": is_correct(r, p)} for r, p in zip(records, predictions)]

@@ -22,17 +22,19 @@ from livr.models.masks import get_policy
 
 
 class LivrTrainer(Trainer):
-    """`Trainer` whose loss is the answer-token NLL under `mask_policy`.
+    """`Trainer` whose loss is the answer-token NLL under `mask_policy`, plus the stage's
+    `extra_losses` (`livr.methods.LossTerm`: `weight * compute(lm, inputs, outputs)` each).
 
     `lm` is the `LivrModel` whose `model` was given to the Trainer; its `model_inputs` turns a
     collated batch into the model's keyword arguments (the additive 4-D mask and rope positions
     for a non-standard policy, the native 2-D path for `standard`).
     """
 
-    def __init__(self, *args, lm, mask_policy: str, **kwargs):
+    def __init__(self, *args, lm, mask_policy: str, extra_losses=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.lm = lm
         self.mask_policy = get_policy(mask_policy).name
+        self.extra_losses = tuple(extra_losses)  # livr.methods.LossTerm: added to the answer NLL
         self._epoch_loss = None  # sum of the per-optimizer-step losses of the current epoch
         self._epoch_steps = 0
 
@@ -40,7 +42,13 @@ class LivrTrainer(Trainer):
         # `model` may be wrapped (DDP ...); rope positions are computed on `self.lm.model`, the
         # unwrapped module (`livr.models.backbones.base.inner_model`), the call goes through `model`.
         model_inputs = self.lm.model_inputs(inputs, self.mask_policy)
-        result = super().compute_loss(model, model_inputs, return_outputs, num_items_in_batch)
+        if self.extra_losses:  # a method's stage with more terms than the answer NLL
+            loss, outputs = super().compute_loss(model, model_inputs, True, num_items_in_batch)
+            for term in self.extra_losses:
+                loss = loss + term.weight * term.compute(self.lm, inputs, outputs)
+            result = (loss, outputs) if return_outputs else loss
+        else:
+            result = super().compute_loss(model, model_inputs, return_outputs, num_items_in_batch)
         if model.training:
             loss = (result[0] if return_outputs else result).detach()
             if not (self.model_accepts_loss_kwargs and num_items_in_batch is not None):
