@@ -36,6 +36,7 @@ class EvalModel:
     image_repeats: int  # 2 for image_twice: it sees its images twice at test time too
     source: str
     train_tasks: list[str] | None = None  # what a run or export was trained on
+    decoding: str = "greedy"  # the method's decoding mode (livr.inference.generate.DECODERS)
 
 
     def describe(self) -> dict:
@@ -82,7 +83,7 @@ def _load_run(path: Path, dtype, attn_implementation) -> EvalModel:
     tasks = json.loads((path / "metrics.json").read_text()).get("tasks")
     return EvalModel(lm=lm, kind="run", method=config.method, base_model=config.model,
                      seed=config.seed, image_repeats=config.method_spec.image_repeats, source=str(path),
-                     train_tasks=tasks)
+                     train_tasks=tasks, decoding=config.method_spec.decoding)
 
 
 def strip_latent_prelude(template: str, latents: list[str], position: str) -> str:
@@ -94,9 +95,9 @@ def strip_latent_prelude(template: str, latents: list[str], position: str) -> st
 
 
 def _load_export(path: Path, dtype, attn_implementation, trust_remote_code) -> EvalModel:
+    from livr.methods import METHODS
     from livr.models.latents import LatentSpec
     from livr.models.loading import load_backbone
-    from livr.methods import METHODS
 
     try:
         info = json.loads((path / EXPORT_INFO).read_text())
@@ -116,9 +117,10 @@ def _load_export(path: Path, dtype, attn_implementation, trust_remote_code) -> E
             owner.chat_template = strip_latent_prelude(owner.chat_template, spec.sequence(), spec.position)
     method = info.get("method", "unknown")
     repeats = METHODS[method].image_repeats if method in METHODS else 1
+    decoding = METHODS[method].decoding if method in METHODS else "greedy"
     return EvalModel(lm=lm, kind="export", method=method, base_model=info.get("base_model", str(path)),
                      seed=info.get("seed"), image_repeats=repeats, source=str(path),
-                     train_tasks=info.get("tasks"))
+                     train_tasks=info.get("tasks"), decoding=decoding)
 
 
 def _torch_dtype(name: str | None):

@@ -102,8 +102,8 @@ class Evaluator:
     def examples(self, keep_latents: bool) -> list:
         from tqdm.auto import tqdm
 
-        from livr.inference.generate import prompt_collator
         from livr.evaluation.probes import without_latents
+        from livr.inference.generate import prompt_collator
 
         if keep_latents not in self._encoded:
             lm = self.model.lm if keep_latents else without_latents(self.model.lm)
@@ -113,14 +113,15 @@ class Evaluator:
         return self._encoded[keep_latents]
 
     def run(self, probe: Probe | str = "none") -> tuple[dict[str, Any], list[dict]]:
-        from livr.inference.generate import generate_answers
+        from livr.inference.generate import decoder
 
         probe = get_probe(probe) if isinstance(probe, str) else probe
         examples = self.examples(probe.keep_latents)
+        decode = decoder(self.model.decoding)
         start = time.perf_counter()
-        outputs = generate_answers(probe_model(self.model.lm, probe), examples, batch_size=self.batch_size,
-                                   max_new_tokens=self.max_new_tokens, mask_policy=probe.mask_policy,
-                                   progress=self.progress, desc=f"generating ({probe.name})")
+        outputs = decode(probe_model(self.model.lm, probe), examples, batch_size=self.batch_size,
+                         max_new_tokens=self.max_new_tokens, mask_policy=probe.mask_policy,
+                         progress=self.progress, desc=f"generating ({probe.name})")
         seconds = time.perf_counter() - start
         summary, rows = score_predictions(self.records, outputs)
         summary.update(probe=probe.name, mask_policy=probe.mask_policy, latents_in_prompt=probe.keep_latents

@@ -17,11 +17,12 @@ so it takes the answer role exactly as in training (see `livr.models.masks`).
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 
 from livr.data.collator import EncodedExample
+from livr.errors import ConfigError
 from livr.inference.answers import answer_kind, score
 
 # Generation budget per answer kind: a letter or a number is a couple of tokens plus the end of
@@ -143,18 +144,30 @@ def generate_answers(lm, examples: Sequence[EncodedExample], *, batch_size: int 
     return texts
 
 
+# Decoding modes by name (`livr.methods.Method.decoding`); each takes generate_answers' arguments.
+DECODERS: dict[str, Callable[..., list[str]]] = {"greedy": generate_answers}
+
+
+def decoder(name: str) -> Callable[..., list[str]]:
+    """The decoding function of a method's `decoding` mode."""
+    try:
+        return DECODERS[name]
+    except KeyError:
+        raise ConfigError(f"decoding {name!r} is unknown; choose one of {', '.join(DECODERS)}") from None
+
+
 def evaluate(lm, records: Sequence[dict[str, Any]], examples: Sequence[EncodedExample] | None = None,
              *, batch_size: int = 8, max_new_tokens: int | None = None, image_repeats: int = 1,
              max_length: int = 4096, mask_policy: str = "standard", progress: bool = False,
-             desc: str = "evaluating") -> dict[str, Any]:
-    """Accuracy of greedy answers on `records` (see `livr.inference.answers.score`), plus the
-    predictions themselves."""
+             desc: str = "evaluating", decoding: str = "greedy") -> dict[str, Any]:
+    """Accuracy of the answers decoded with `decoding` (DECODERS) on `records` (see
+    `livr.inference.answers.score`), plus the predictions themselves."""
     if examples is None:
         examples = encode_prompts(lm, records, image_repeats=image_repeats, max_length=max_length)
     if max_new_tokens is None:
         max_new_tokens = default_max_new_tokens(records)
-    predictions = generate_answers(lm, examples, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                                   mask_policy=mask_policy, progress=progress, desc=desc)
+    predictions = decoder(decoding)(lm, examples, batch_size=batch_size, max_new_tokens=max_new_tokens,
+                                    mask_policy=mask_policy, progress=progress, desc=desc)
     report = score(records, predictions)
     report["predictions"] = predictions
     return report

@@ -18,7 +18,8 @@ from typing import Any, Callable
 DEFAULT_NUM_LATENTS = 16
 # Parts a stage may train: LoRA on the language model, the latent embedding rows.
 TRAINABLE_PARTS = ("lora", "latents")
-DECODINGS = ("greedy",)  # livr.inference.generate: greedy decoding under the stage's mask policy
+# Decoding modes a method may declare; livr.inference.generate.DECODERS implements each (tested).
+DECODINGS = ("greedy",)
 
 
 @dataclass(frozen=True)

@@ -309,7 +309,7 @@ class _Session:
         return evaluate(self.lm, split.records, split.examples, batch_size=self.config.eval_batch_size,
                         max_new_tokens=self.max_new_tokens, image_repeats=self.image_repeats,
                         mask_policy=mask_policy, progress=self.is_main and not self.config.disable_tqdm,
-                        desc=desc)
+                        desc=desc, decoding=self.config.method_spec.decoding)
 
     # -- the end -----------------------------------------------------------------------------
     def finish(self) -> dict[str, Any]:

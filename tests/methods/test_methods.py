@@ -123,3 +123,13 @@ def test_an_extra_loss_term_is_added_to_the_answer_nll():
     assert float(loss) == 2.0 + 0.5 * 3.0 and seen == [(trainer.lm, 7)] and float(outputs["loss"]) == 2.0
     trainer.extra_losses = ()
     assert float(trainer.compute_loss(model, {"x": 7})) == 2.0 and len(seen) == 1
+
+
+def test_every_declared_decoding_has_a_decoder():
+    from livr.inference.generate import DECODERS, decoder, generate_answers
+    from livr.methods.base import DECODINGS
+
+    assert tuple(DECODERS) == DECODINGS and decoder("greedy") is generate_answers
+    assert all(m.decoding in DECODERS for m in METHODS.values())
+    with pytest.raises(ConfigError, match="decoding 'beam' is unknown; choose one of greedy"):
+        decoder("beam")
