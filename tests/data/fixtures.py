@@ -450,3 +450,47 @@ def write_blink(
         str(folder / "val-00000-of-00001.parquet")
     )
     return root
+
+
+# ---------------------------------------------------------------------------- V*Bench, MMVP
+
+VSTAR_TEXT_SUFFIX = "Answer with the option's letter from the given choices directly."
+
+
+def write_vstar(root: Path, n_attributes: int = 3, n_position: int = 2, seed: int = 0) -> list[dict]:
+    """craigwu/vstar_bench: test_questions.jsonl ({image, text, category, question_id, label})
+    and the images under direct_attributes/ and relative_position/. Returns the rows."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for category, n, options in (("direct_attributes", n_attributes, ["red", "blue", "green", "white"]),
+                                 ("relative_position", n_position, ["left", "right"])):
+        for i in range(n):
+            image = f"{category}/sa_{100 + i}.jpg"
+            save(smooth_image(rng, 160 + 8 * i, 120), root / image, quality=90)
+            label = "ABCD"[i % len(options)]
+            question = (f"What is the colour of the cup {i}?" if category == "direct_attributes"
+                        else f"Is the dog {i} on the left or right side of the cat?")
+            text = "\n".join([question, *[f"({'ABCD'[j]}) {o}" for j, o in enumerate(options)],
+                              VSTAR_TEXT_SUFFIX])
+            rows.append({"image": image, "text": text, "category": category,
+                         "question_id": len(rows), "label": label})
+    (root / "test_questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def write_mmvp(root: Path, pairs: int = 3, seed: int = 0) -> list[dict]:
+    """MMVP/MMVP: Questions.csv (Index, Question, Options, Correct Answer) and
+    'MMVP Images/<Index>.jpg'; consecutive rows are pairs with opposite answers."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(pairs):
+        for k in range(2):
+            index = 2 * p + k + 1
+            save(smooth_image(rng, 96, 96), root / "MMVP Images" / f"{index}.jpg", quality=90)
+            rows.append({"Index": index, "Question": f"Is the door in picture {p} open or closed?",
+                         "Options": "(a) Open (b) Closed", "Correct Answer": "(a)" if k == 0 else "(b)"})
+    with (root / "Questions.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["Index", "Question", "Options", "Correct Answer"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
