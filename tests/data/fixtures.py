@@ -494,3 +494,50 @@ def write_mmvp(root: Path, pairs: int = 3, seed: int = 0) -> list[dict]:
         writer.writeheader()
         writer.writerows(rows)
     return rows
+
+
+# ---------------------------------------------------------------------------- Visual-CoT
+
+VISCOT_PROMPT = " Please provide the bounding box coordinate of the region that can help you answer the question better."
+
+
+def _viscot_item(dataset: str, rel: str, question: str, answer: str, box, size, with_pixel_box=True) -> dict:
+    w, h = size
+    x0, y0, x1, y1 = box
+    pad = (max(w, h) - min(w, h)) // 2
+    padded = [x0, y0 + pad, x1, y1 + pad] if w > h else [x0 + pad, y0, x1 + pad, y1]
+    norm = "[%0.3f, %0.3f, %0.3f, %0.3f]" % tuple(v / max(w, h) for v in padded)
+    images = [rel] + ([f"{rel}###[{x0}, {y0}, {x1}, {y1}]"] if with_pixel_box else [])
+    return {"dataset": dataset, "split": "train", "question_id": 0, "image": images,
+            "conversations": [{"from": "human", "value": "<image>\n" + question + VISCOT_PROMPT},
+                              {"from": "gpt", "value": norm}, {"from": "human", "value": "<image>"},
+                              {"from": "gpt", "value": answer}]}
+
+
+def write_visual_cot(root: Path, seed: int = 0) -> dict:
+    """deepcs233/Visual-CoT: viscot_363k.json plus images under cot/<dataset>/. Six usable items
+    on five images (one image asked twice, one with only the normalised, square-padded box), and
+    four to skip: a box outside its image, a missing image file, an item without a box turn, and
+    an item without any box."""
+    rng = np.random.default_rng(seed)
+    items = []
+    good = [("gqa", "cot/gqa/1.jpg", (200, 120), [(20, 30, 90, 100), (100, 10, 190, 60)]),
+            ("textvqa", "cot/textvqa/2.jpg", (120, 200), [(10, 50, 60, 150)]),
+            ("gqa", "cot/gqa/3.jpg", (160, 160), [(0, 0, 40, 40)]),
+            ("flickr30k", "cot/flickr30k/4.jpg", (150, 100), [(50, 20, 120, 90)]),
+            ("gqa", "cot/gqa/5.jpg", (100, 150), [(5, 5, 95, 60)])]
+    for dataset, rel, size, boxes in good:
+        save(smooth_image(rng, *size), root / rel, quality=90)
+        for k, box in enumerate(boxes):
+            items.append(_viscot_item(dataset, rel, f"What is in region {k} of {rel}?", f"answer {rel} {k}",
+                                      box, size, with_pixel_box=rel != "cot/textvqa/2.jpg"))
+    save(smooth_image(rng, 80, 60), root / "cot/gqa/6.jpg", quality=90)
+    items.append(_viscot_item("gqa", "cot/gqa/6.jpg", "Outside?", "no", (90, 70, 120, 90), (80, 60)))
+    items.append(_viscot_item("gqa", "cot/gqa/missing.jpg", "Missing?", "no", (1, 1, 5, 5), (80, 60)))
+    items.append({"image": ["cot/gqa/1.jpg"], "conversations": [{"from": "human", "value": "<image>\nHi"},
+                                                                 {"from": "gpt", "value": "Hello"}]})
+    no_box = _viscot_item("gqa", "cot/gqa/3.jpg", "No box?", "none", (1, 1, 5, 5), (160, 160), False)
+    no_box["conversations"][1]["value"] = "I cannot say."
+    items.append(no_box)
+    (root / "viscot_363k.json").write_text(json.dumps(items, indent=1))
+    return {"root": root, "usable": 6, "good": good}
