@@ -69,8 +69,9 @@ def test_synth_roi_is_the_targets(task):
         elif task == "relative_reflectance":
             assert len(boxes[0]) == 2
             for box, point in zip(boxes[0], meta["points"]):
-                assert np.allclose(_centre(box), point) or box[0] == 0 or box[1] == 0 or box[2] == sizes[0][0] \
-                    or box[3] == sizes[0][1]
+                assert box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
+                inside = all(0 < v for v in box[:2]) and box[2] < sizes[0][0] and box[3] < sizes[0][1]
+                assert not inside or np.allclose(_centre(box), point)  # centred unless clipped
         else:  # correspondence: REF on image 1, the true match (the answer's candidate) on image 2
             if "ref_point" in meta:
                 ref, match = meta["ref_point"], meta["candidate_points"][letter]
@@ -191,3 +192,42 @@ def test_record_roi_tokens_flat_offsets():
     n = grid[1] * grid[2] // 4
     assert flat == per_image[0] + [n + i for i in per_image[1]]
     assert per_image[0] and per_image[1]
+
+
+def test_built_records_have_their_roi(tmp_path):
+    """The real-source builders' records (fixtures in the official layouts) give the same ROIs:
+    COCO localization the answer's box, the correspondence builders REF and the true match,
+    MID the two points."""
+    from livr.data.build import build_task
+    from tests.data import fixtures as fx
+
+    fx.write_coco(tmp_path / "coco")
+    fx.write_hpatches(tmp_path / "hp")
+    fx.write_spair(tmp_path / "spair")
+    fx.write_funkpoint(tmp_path / "funk")
+    fx.write_mid(tmp_path / "mid")
+    built = {
+        "localization": build_task("localization", tmp_path / "coco", {"train": 2, "validation": 0}, seed=0),
+        "visual_correspondence": build_task("visual_correspondence", tmp_path / "hp",
+                                            {"train": 2, "validation": 0, "test": 0}, seed=0),
+        "semantic_correspondence": build_task("semantic_correspondence", tmp_path / "spair",
+                                              {"train": 2, "validation": 0}, seed=0),
+        "functional_correspondence": build_task("functional_correspondence", tmp_path / "funk",
+                                                {"train": 2, "validation": 0, "test": 0}, seed=0),
+        "relative_reflectance": build_task("relative_reflectance", tmp_path / "mid",
+                                           {"train": 2, "validation": 0}, seed=0),
+    }
+    for task, splits in built.items():
+        assert splits["train"], task
+        for record in splits["train"]:
+            meta = json.loads(record["metadata"])
+            boxes = roi_boxes(record)
+            letter = "ABCD".find(record["answer"])
+            if task == "localization":
+                assert boxes == [[tuple(meta["boxes"][letter])]]
+            elif task == "relative_reflectance":
+                assert len(boxes[0]) == 2
+                assert all(b[0] <= p[0] <= b[2] and b[1] <= p[1] <= b[3] for b, p in zip(boxes[0], meta["points"]))
+            else:
+                for box, point in zip((boxes[0][0], boxes[1][0]), (meta["ref_point"], meta["candidate_points"][letter])):
+                    assert box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3]
