@@ -47,13 +47,20 @@ class RoiError(LivrError, ValueError):
     """A task (or record) without the region of interest LVR needs."""
 
 
+def roi_problems(tasks: Sequence[str]) -> list[str]:
+    """One message per task without an ROI (for config validation that reports every problem)."""
+    return [
+        f"task {task!r} has no region of interest for LVR (its records have no target boxes or "
+        f"points); LVR trains only on tasks with an ROI: {', '.join(TASKS_WITH_ROI)}"
+        for task in tasks if task not in TASKS or not TASKS[task].has_roi
+    ]
+
+
 def require_roi(task: str) -> None:
     """RoiError unless `task`'s records carry an ROI (what `--method lvr` checks for each task)."""
-    if task not in TASKS or not TASKS[task].has_roi:
-        raise RoiError(
-            f"task {task!r} has no region of interest for LVR (its records have no target boxes or "
-            f"points); LVR trains only on tasks with an ROI: {', '.join(TASKS_WITH_ROI)}"
-        )
+    problems = roi_problems([task])
+    if problems:
+        raise RoiError(problems[0])
 
 
 def _image_size(image) -> tuple[int, int]:

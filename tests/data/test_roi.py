@@ -15,6 +15,7 @@ from livr.data.roi import (
     RoiError,
     record_roi_tokens,
     require_roi,
+    roi_problems,
     roi_boxes,
     roi_token_indices,
 )
@@ -36,6 +37,12 @@ def test_tasks_with_roi():
 def test_tasks_without_roi_are_refused_by_name(task):
     with pytest.raises(RoiError, match=rf"task '{task}' has no region of interest.*localization"):
         require_roi(task)
+
+
+def test_roi_problems_lists_every_task_without_roi():
+    problems = roi_problems(["localization", "jigsaw", "counting", "vsp"])
+    assert len(problems) == 2 and "'jigsaw'" in problems[0] and "'vsp'" in problems[1]
+    assert roi_problems(list(TASKS_WITH_ROI)) == []
 
 
 def test_record_of_a_task_without_roi_is_refused():
