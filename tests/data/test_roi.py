@@ -128,10 +128,10 @@ def test_token_indices_literal():
     assert roi_token_indices([(33, 0, 40, 8)], (128, 64), (1, 4, 8), patch=16) == [1]
 
 
-def _processor():
+def _processor(family: str = "qwen2_5_vl"):
     from livr.models.backbones import get_adapter
 
-    return get_adapter("qwen2_5_vl").tiny_processor(112 * 112).image_processor
+    return get_adapter(family).tiny_processor(128 * 128).image_processor
 
 
 def _token_patches(processor, image: Image.Image):
@@ -156,20 +156,26 @@ def _perturb(image: Image.Image, box, margin: int) -> Image.Image:
     return Image.fromarray(arr)
 
 
-@pytest.mark.parametrize("size", [(112, 84), (300, 220)])  # no resize; resized to the 28 px grid
-def test_only_roi_tokens_change_when_only_the_roi_changes(size):
-    processor = _processor()
+@pytest.mark.parametrize("family,patch,size", [
+    ("qwen2_5_vl", 14, (112, 84)),  # no resize: 28 px cells
+    ("qwen2_5_vl", 14, (300, 220)),  # resized to the 28 px grid
+    ("qwen3_vl", 16, (128, 96)),  # Qwen3-VL: 32 px cells, no resize
+])
+def test_only_roi_tokens_change_when_only_the_roi_changes(family, patch, size):
+    processor = _processor(family)
+    cell = 2 * patch
     rng = np.random.default_rng(0)
     image = Image.fromarray(rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8))
     box = (0.3 * size[0], 0.25 * size[1], 0.62 * size[0], 0.7 * size[1])
-    margin = 0 if size == (112, 84) else 6  # resampling spreads a change by a few pixels
+    resized = size[0] % cell or size[1] % cell
+    margin = 6 if resized else 0  # resampling spreads a change by a few pixels
     changed, grid = _changed_tokens(processor, image, _perturb(image, box, margin))
-    roi = set(roi_token_indices([box], size, grid))
+    roi = set(roi_token_indices([box], size, grid, patch=patch))
     assert changed and changed <= roi
-    if size == (112, 84):  # and changing every pixel outside the ROI's cells leaves its tokens alone
+    if not resized:  # and changing every pixel outside the ROI's cells leaves its tokens alone
         arr = np.asarray(image).copy()
         rows, cols = np.mgrid[0:size[1], 0:size[0]]
-        token = (rows // 28) * (size[0] // 28) + cols // 28
+        token = (rows // cell) * (size[0] // cell) + cols // cell
         outside_cells = ~np.isin(token, sorted(roi))
         arr[outside_cells] = 255 - arr[outside_cells]
         outside, _ = _changed_tokens(processor, image, Image.fromarray(arr))
