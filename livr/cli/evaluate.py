@@ -9,7 +9,8 @@
 MODEL: a `livr train` run folder, a `livr export` folder, a model folder, a hub id, or
 `tiny:<family>` (the last three zero-shot, without latents). DATA: a `livr data` folder, or
 BLINK: `blink` (hub), `blink:REPO_ID`, `blink:PATH` or a folder holding a local copy of the hub
-repository (its val split is the test set). Generation is batched and greedy with the KV cache;
+repository (its val split is the test set); V*Bench: `vstar:PATH` (or `vstar` to download it);
+MMVP: `mmvp:PATH` (or `mmvp`), scored per question and per pair. Generation is batched and greedy with the KV cache;
 latents are inserted exactly as in training. Probes (Sec. 4.4.1): none, remove_latents,
 bottleneck (the bottleneck mask applied while generating), bottleneck_remove_latents.
 """
@@ -45,7 +46,8 @@ def register(subparsers) -> None:
     ev = subparsers.add_parser("eval", help="accuracy of a model on a data folder or BLINK",
                                description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("--model", required=True, help="run folder, export folder, model folder, hub id or tiny:<family>")
-    ev.add_argument("--data", required=True, help="livr data folder, or blink[:hub|REPO|PATH]")
+    ev.add_argument("--data", required=True,
+                    help="livr data folder, blink[:hub|REPO|PATH], vstar[:hub|PATH] or mmvp[:hub|PATH]")
     ev.add_argument("--probe", default="none", choices=list(PROBES), help="latent probe (default none)")
     _common(ev)
     ev.set_defaults(func=run_eval_command)
@@ -89,6 +91,10 @@ def run_eval_command(args: argparse.Namespace) -> int:
     print(f"{report['method']} ({args.model}), probe {args.probe}: accuracy {_pct(report['accuracy'])} "
           f"on {report['n']} records (random {_pct(report['random_accuracy'])}; per task: {tasks}; "
           f"{report['unparsed']} unparsed); wrote {args.out}", file=sys.stderr)
+    if "mmvp" in report:
+        mmvp = report["mmvp"]
+        print(f"MMVP: pair accuracy {_pct(mmvp['pair_accuracy'])} ({mmvp['pairs_correct']}/{mmvp['pairs']} pairs), "
+              f"question accuracy {_pct(mmvp['question_accuracy'])}", file=sys.stderr)
     return 0
 
 

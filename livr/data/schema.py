@@ -6,7 +6,7 @@ A data folder is a `datasets.DatasetDict` with splits `train`, `validation`, `te
 | column       | type            | meaning |
 |--------------|-----------------|---------|
 | id           | string          | unique within the data folder, e.g. `jigsaw-train-000017` |
-| task         | string          | one of `livr.data.tasks.TASK_NAMES` |
+| task         | string          | one of `livr.data.tasks.TASKS` (the ten of `TASK_NAMES`, `visual_cot`, the benchmarks) |
 | images       | list of Image   | 1 to 4 images, in the order the prompt refers to them |
 | question     | string          | the bare question, without the choices |
 | choices      | list of string  | choice texts ("the second image", "Box A", ...); empty if open-ended |

@@ -4,7 +4,9 @@ An evaluation folder:
 
     OUT/eval.json          model, data, split, probe; accuracy, n, correct, per-task accuracy and
                            its mean, the random-choice accuracy of the same records (overall, per
-                           task, mean), unparsed outputs (count and ids), speed, versions, date
+                           task, mean), unparsed outputs (count and ids), speed, versions, date;
+                           for MMVP and V*Bench also `mmvp` (pair accuracy) and `vstar` (per
+                           category), see livr.evaluation.benchmarks
     OUT/predictions.jsonl  one line per record: id, task, output (raw text), parsed, gold, correct
 
 `livr probe` writes one such folder per probe under OUT/<probe>/ plus OUT/probe.json (all
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from livr.errors import ConfigError
+from livr.evaluation.benchmarks import benchmark_scores
 from livr.evaluation.probes import PROBES, Probe, get_probe, probe_model
 from livr.io import atomic_dir
 
@@ -79,6 +82,7 @@ def score_predictions(records: Sequence[dict], outputs: Sequence[str]) -> tuple[
         "unparsed": len(unparsed),
         "unparsed_ids": unparsed,
     }
+    summary.update(benchmark_scores(records, rows))  # MMVP pair accuracy, V* per category
     return summary, rows
 
 

@@ -5,6 +5,11 @@
   `blink:PATH` / a folder holding a local copy of the hub repository (`<Config>/val-*.parquet`).
   BLINK's test answers are hidden, so its val split is the test set (the paper's numbers);
   `--split test` and `--split val` both read it.
+- V*Bench: `vstar:PATH` (a folder with `test_questions.jsonl` and the images, the layout of the
+  hub dataset craigwu/vstar_bench) or `vstar` / `vstar:hub` (downloads it); tasks
+  `vstar_direct_attributes` and `vstar_relative_position` (`livr.data.build.vstar`).
+- MMVP: `mmvp:PATH` (`Questions.csv` and `MMVP Images/`, the layout of MMVP/MMVP) or `mmvp` /
+  `mmvp:hub`; task `mmvp` (`livr.data.build.mmvp`). Both are test sets only.
 
 Records come back as schema rows (images decoded), in a stable order: data-folder order, or
 task by task for BLINK. `limit` keeps the first N records of each task (the paper's t-SNE uses
@@ -38,7 +43,7 @@ def _blink_source(data: str) -> str | None:
 
 
 def check_tasks(records: list[dict[str, Any]], where: str) -> None:
-    """DataError naming the first record whose task livr does not know."""
+    """DataError naming the first record whose task livr does not know or cannot score."""
     for record in records:
         task = record.get("task")
         if task not in TASKS:
@@ -46,6 +51,44 @@ def check_tasks(records: list[dict[str, Any]], where: str) -> None:
                 f"{where}: record {record.get('id')!r} has task {task!r}, which livr cannot score; "
                 f"known tasks: {', '.join(TASKS)}"
             )
+        if TASKS[task].answer_kind == "text":
+            raise DataError(
+                f"{where}: record {record.get('id')!r} has task {task!r}, whose answers are free text; "
+                "livr eval scores option letters, counts and plans (free text: "
+                "livr.evaluation.benchmarks.text_match)"
+            )
+
+
+BENCHMARKS = ("vstar", "mmvp")
+
+
+def _benchmark_source(data: str) -> tuple[str, str] | None:
+    """(benchmark, source) for `vstar[:SOURCE]` / `mmvp[:SOURCE]`, or None."""
+    name, _, source = data.partition(":")
+    if name in BENCHMARKS:
+        return name, source or "hub"
+    return None
+
+
+def _from_benchmark(name: str, source: str, split: str, tasks: list[str] | None,
+                    limit: int | None) -> list[dict]:
+    from livr.data.build.mmvp import load_mmvp
+    from livr.data.build.vstar import load_vstar
+    from livr.data.validate import check_record
+
+    if split not in ("test", "val", "validation"):
+        raise DataError(f"{name} is a test set only; got --split {split}")
+    records = (load_vstar if name == "vstar" else load_mmvp)(source)
+    if tasks is not None:
+        present = {r["task"] for r in records}
+        missing = [t for t in tasks if t not in present]
+        if missing:
+            raise DataError(f"{name} has no records of task(s) {', '.join(missing)} "
+                            f"(it has {', '.join(sorted(present))})")
+        records = [r for r in records if r["task"] in tasks]
+    for record in records:
+        check_record(record, f"{name} record {record['id']!r}")
+    return _per_task_limit(records, limit)
 
 
 def _per_task_limit(records: list[dict[str, Any]], limit: int | None) -> list[dict[str, Any]]:
@@ -108,8 +151,13 @@ def load_eval_records(data: str, split: str = "test", tasks: list[str] | None = 
     if limit is not None and limit < 1:
         raise DataError(f"--limit must be at least 1, got {limit}")
     blink = _blink_source(str(data))
-    records = (_from_blink(blink, split, tasks, limit) if blink is not None
-               else _from_folder(str(data), split, tasks, limit))
+    benchmark = _benchmark_source(str(data)) if not Path(str(data)).exists() else None
+    if blink is not None:
+        records = _from_blink(blink, split, tasks, limit)
+    elif benchmark is not None:
+        records = _from_benchmark(*benchmark, split, tasks, limit)
+    else:
+        records = _from_folder(str(data), split, tasks, limit)
     check_tasks(records, f"split {split!r} of {data}")
     if not records:
         raise DataError(f"split {split!r} of {data} has no records to evaluate")

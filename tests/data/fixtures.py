@@ -450,3 +450,94 @@ def write_blink(
         str(folder / "val-00000-of-00001.parquet")
     )
     return root
+
+
+# ---------------------------------------------------------------------------- V*Bench, MMVP
+
+VSTAR_TEXT_SUFFIX = "Answer with the option's letter from the given choices directly."
+
+
+def write_vstar(root: Path, n_attributes: int = 3, n_position: int = 2, seed: int = 0) -> list[dict]:
+    """craigwu/vstar_bench: test_questions.jsonl ({image, text, category, question_id, label})
+    and the images under direct_attributes/ and relative_position/. Returns the rows."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for category, n, options in (("direct_attributes", n_attributes, ["red", "blue", "green", "white"]),
+                                 ("relative_position", n_position, ["left", "right"])):
+        for i in range(n):
+            image = f"{category}/sa_{100 + i}.jpg"
+            save(smooth_image(rng, 160 + 8 * i, 120), root / image, quality=90)
+            label = "ABCD"[i % len(options)]
+            question = (f"What is the colour of the cup {i}?" if category == "direct_attributes"
+                        else f"Is the dog {i} on the left or right side of the cat?")
+            text = "\n".join([question, *[f"({'ABCD'[j]}) {o}" for j, o in enumerate(options)],
+                              VSTAR_TEXT_SUFFIX])
+            rows.append({"image": image, "text": text, "category": category,
+                         "question_id": len(rows), "label": label})
+    (root / "test_questions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
+def write_mmvp(root: Path, pairs: int = 3, seed: int = 0) -> list[dict]:
+    """MMVP/MMVP: Questions.csv (Index, Question, Options, Correct Answer) and
+    'MMVP Images/<Index>.jpg'; consecutive rows are pairs with opposite answers."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for p in range(pairs):
+        for k in range(2):
+            index = 2 * p + k + 1
+            save(smooth_image(rng, 96, 96), root / "MMVP Images" / f"{index}.jpg", quality=90)
+            rows.append({"Index": index, "Question": f"Is the door in picture {p} open or closed?",
+                         "Options": "(a) Open (b) Closed", "Correct Answer": "(a)" if k == 0 else "(b)"})
+    with (root / "Questions.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=["Index", "Question", "Options", "Correct Answer"])
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows
+
+
+# ---------------------------------------------------------------------------- Visual-CoT
+
+VISCOT_PROMPT = " Please provide the bounding box coordinate of the region that can help you answer the question better."
+
+
+def _viscot_item(dataset: str, rel: str, question: str, answer: str, box, size, with_pixel_box=True) -> dict:
+    w, h = size
+    x0, y0, x1, y1 = box
+    pad = (max(w, h) - min(w, h)) // 2
+    padded = [x0, y0 + pad, x1, y1 + pad] if w > h else [x0 + pad, y0, x1 + pad, y1]
+    norm = "[%0.3f, %0.3f, %0.3f, %0.3f]" % tuple(v / max(w, h) for v in padded)
+    images = [rel] + ([f"{rel}###[{x0}, {y0}, {x1}, {y1}]"] if with_pixel_box else [])
+    return {"dataset": dataset, "split": "train", "question_id": 0, "image": images,
+            "conversations": [{"from": "human", "value": "<image>\n" + question + VISCOT_PROMPT},
+                              {"from": "gpt", "value": norm}, {"from": "human", "value": "<image>"},
+                              {"from": "gpt", "value": answer}]}
+
+
+def write_visual_cot(root: Path, seed: int = 0) -> dict:
+    """deepcs233/Visual-CoT: viscot_363k.json plus images under cot/<dataset>/. Six usable items
+    on five images (one image asked twice, one with only the normalised, square-padded box), and
+    four to skip: a box outside its image, a missing image file, an item without a box turn, and
+    an item without any box."""
+    rng = np.random.default_rng(seed)
+    items = []
+    good = [("gqa", "cot/gqa/1.jpg", (200, 120), [(20, 30, 90, 100), (100, 10, 190, 60)]),
+            ("textvqa", "cot/textvqa/2.jpg", (120, 200), [(10, 50, 60, 150)]),
+            ("gqa", "cot/gqa/3.jpg", (160, 160), [(0, 0, 40, 40)]),
+            ("flickr30k", "cot/flickr30k/4.jpg", (150, 100), [(50, 20, 120, 90)]),
+            ("gqa", "cot/gqa/5.jpg", (100, 150), [(5, 5, 95, 60)])]
+    for dataset, rel, size, boxes in good:
+        save(smooth_image(rng, *size), root / rel, quality=90)
+        for k, box in enumerate(boxes):
+            items.append(_viscot_item(dataset, rel, f"What is in region {k} of {rel}?", f"answer {rel} {k}",
+                                      box, size, with_pixel_box=rel != "cot/textvqa/2.jpg"))
+    save(smooth_image(rng, 80, 60), root / "cot/gqa/6.jpg", quality=90)
+    items.append(_viscot_item("gqa", "cot/gqa/6.jpg", "Outside?", "no", (90, 70, 120, 90), (80, 60)))
+    items.append(_viscot_item("gqa", "cot/gqa/missing.jpg", "Missing?", "no", (1, 1, 5, 5), (80, 60)))
+    items.append({"image": ["cot/gqa/1.jpg"], "conversations": [{"from": "human", "value": "<image>\nHi"},
+                                                                 {"from": "gpt", "value": "Hello"}]})
+    no_box = _viscot_item("gqa", "cot/gqa/3.jpg", "No box?", "none", (1, 1, 5, 5), (160, 160), False)
+    no_box["conversations"][1]["value"] = "I cannot say."
+    items.append(no_box)
+    (root / "viscot_363k.json").write_text(json.dumps(items, indent=1))
+    return {"root": root, "usable": 6, "good": good}

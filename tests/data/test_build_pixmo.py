@@ -55,3 +55,19 @@ def test_wrong_layout(tmp_path):
     (tmp_path / "images").mkdir()
     with pytest.raises(DataError, match=rf"{tmp_path}.*data/test-00000-of-0000N\.parquet"):
         load_pixmo_count_test(tmp_path)
+
+
+def test_train_points_give_the_counting_roi(tmp_path):
+    from livr.data.roi import WINDOW_FRACTION, roi_boxes
+
+    fx.write_pixmo(tmp_path)
+    splits = build_task("counting", tmp_path, {"train": 9}, seed=0)
+    for record in splits["train"]:
+        assert fx.meta(record)["points"] == [[1.0, 2.0]] * int(record["answer"])
+        (boxes,) = roi_boxes(record)
+        side = WINDOW_FRACTION * min(record["images"][0].size) / 2
+        assert boxes == [(0.0, 0.0, 1.0 + side, 2.0 + side)] * int(record["answer"])
+    for record in splits["test"]:  # the eval splits have no points: no ROI, said per record
+        assert "points" not in fx.meta(record)
+        with pytest.raises(DataError, match="no usable ROI"):
+            roi_boxes(record)

@@ -15,6 +15,7 @@ then writes the three splits with `livr.data.writer.write_dataset`.
 | functional_correspondence | FunKPoint (generic annotations) | held-out FunKPoint           |
 | relative_reflectance      | MID scenes with albedo          | BLINK Relative_Reflectance   |
 | visual_similarity         | NIGHTS (DreamSim)               | BLINK Visual_Similarity      |
+| visual_cot (LVR's data)   | Visual-CoT json + cot/ images   | held-out Visual-CoT images   |
 
 Each module's docstring gives its exact expected layout.
 
@@ -85,6 +86,7 @@ _TABLE = (
     ("functional_correspondence", "funkpoint", "build", "FunKPoint", "source", (1000, ALL, ALL)),
     ("relative_reflectance", "mid", "build", "MID", "blink", (1000, 250)),
     ("visual_similarity", "nights", "build", "NIGHTS", "blink", (1000, 250)),
+    ("visual_cot", "visual_cot", "build", "Visual-CoT", "source", (ALL, 500, 500)),
 )
 # fmt: on
 

@@ -14,7 +14,8 @@ counted, like the paper's "discarding any examples whose remote image URLs no lo
 
 Train: counts 2..10 only, sampled round-robin over the counts so they are about uniform
 (de-duplication against the test images is `livr data dedup`'s job). Validation and test: the
-official splits minus missing images (all of them unless a size is given).
+official splits minus missing images (all of them unless a size is given). Train records keep
+PixMo's `points` (x, y in pixels) in their metadata: the counting ROI of `livr.data.roi`.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def read_split(source: Path, split: str) -> list[dict]:
         missing = [c for c in COLUMNS if c not in table.column_names]
         if missing:
             raise DataError(f"{f}: missing PixMo-Count columns {missing}")
-        rows += table.select(list(COLUMNS)).to_pylist()
+        extra = ["points"] if "points" in table.column_names else []  # train only (pixels)
+        rows += table.select(list(COLUMNS) + extra).to_pylist()
     return rows
 
 
@@ -121,8 +123,19 @@ def count_record(row: dict, image, split: str, index: int) -> dict:
             "image_url": row["image_url"],
             "label": row["label"],
             "count": int(row["count"]),
+            **_points(row.get("points")),
         },
     )
+
+
+def _points(value) -> dict:
+    """`{"points": [[x, y], ...]}` (pixels; the ROI of livr.data.roi) from PixMo-Count's points,
+    stored as a list of {x, y} or as {x: [...], y: [...]}; {} when absent (eval splits)."""
+    if isinstance(value, dict) and value.get("x") is not None:
+        value = [{"x": x, "y": y} for x, y in zip(value["x"], value["y"])]
+    if not value:
+        return {}
+    return {"points": [[float(p["x"]), float(p["y"])] for p in value]}
 
 
 def _official(

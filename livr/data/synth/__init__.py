@@ -33,7 +33,13 @@ def split_rng(task: str, split: str, seed: int) -> np.random.Generator:
 
 
 def generator_module(task: str):
+    from livr.data.tasks import TASK_NAMES
+    from livr.errors import ConfigError
+
     get_task(task)  # validates the name with a clear error
+    if task not in TASK_NAMES:
+        raise ConfigError(f"task {task!r} has no synthetic generator (it comes only from its own source); "
+                          f"generators exist for {', '.join(TASK_NAMES)}")
     return importlib.import_module(f"livr.data.synth.{task}")
 
 
@@ -74,10 +80,18 @@ def generate_split(task: str, split: str, n: int, seed: int, level: str | None =
 
 def shrink_images(records: list[dict], size: int | None) -> list[dict]:
     """Shrink every image (in place) so that its longer side is at most `size` pixels, aspect
-    kept, bicubic; smaller images and `size=None` leave the records as they are."""
+    kept, bicubic; smaller images and `size=None` leave the records as they are. A record whose
+    images shrink gets `source_image_sizes` (the generated (width, height) of each image) in its
+    metadata: the frame of its boxes and points (`livr.data.roi` scales them to the images)."""
+    import json
+
     if size is None:
         return records
     for record in records:
+        if max(max(im.size) for im in record["images"]) > size:
+            meta = json.loads(record["metadata"])
+            meta.setdefault("source_image_sizes", [list(im.size) for im in record["images"]])
+            record["metadata"] = json.dumps(meta, sort_keys=True)
         images = []
         for image in record["images"]:
             scale = size / max(image.size)
