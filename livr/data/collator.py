@@ -12,7 +12,7 @@ than `max_length` is refused with an error naming the record.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -72,13 +72,14 @@ class EncodedExample:
     segment_ids: torch.Tensor  # (L,) long, values of Segment
     labels: torch.Tensor  # (L,) long, IGNORE_INDEX outside the answer
     vision: dict[str, torch.Tensor]
+    extra: dict[str, torch.Tensor] = field(default_factory=dict)  # per-token, padded with -1 (LVR)
 
 
 class Encoder:
     """Encodes records for one backbone (adapter + processor) and latent layout."""
 
     def __init__(self, adapter, processor, latent_spec, latent_ids: list[int] | None = None,
-                 image_repeats: int = 1):
+                 image_repeats: int = 1, lvr=None, roi_tokens=None):
         self.adapter = adapter
         self.processor = processor
         self.tokenizer = processor.tokenizer
@@ -92,6 +93,17 @@ class Encoder:
         if image_repeats < 1:
             raise DataError(f"image_repeats must be >= 1, got {image_repeats}")
         self.image_repeats = image_repeats
+        # LVR: its span opens the assistant turn; `roi_tokens(record, vision, rid)` gives the
+        # indices (over the record's image tokens, in order) of the ROI's merged image tokens
+        self.lvr = lvr if lvr is not None and lvr.enabled else None
+        if self.lvr is not None:
+            from livr.models.lvr import END, LATENT_END, SLOT, START
+
+            if roi_tokens is None:
+                raise DataError("an LVR encoder needs roi_tokens (record -> ROI token indices)")
+            self.roi_tokens = roi_tokens
+            self.lvr_ids = {t: self.tokenizer.convert_tokens_to_ids(t) for t in (START, SLOT, END, LATENT_END)}
+            self.lvr_names = (START, SLOT, END, LATENT_END)
 
     # -- text pieces --------------------------------------------------------------------------
     def _render(self, num_images: int, with_answer: bool) -> tuple[str, str, str]:
@@ -151,6 +163,10 @@ class Encoder:
         else:
             user = [(latents, Segment.LATENT), (prompt_ids, Segment.PROMPT)]
         pieces = [(pre_ids, Segment.TEMPLATE), *user, (self._ids(mid_text), Segment.TEMPLATE)]
+        selected: list[int] = []
+        if self.lvr is not None:
+            lvr_pieces, selected = self._lvr_span(record, vision, rid, with_answer)
+            pieces += lvr_pieces
         if with_answer:
             pieces.append((self._ids(answer), Segment.ANSWER))
             post_ids = self._ids(post_text)
@@ -161,8 +177,37 @@ class Encoder:
         segment_ids = torch.cat([torch.full((len(ids),), int(seg), dtype=torch.long) for ids, seg in pieces])
         segment_ids[input_ids == self.image_token_id] = Segment.IMAGE
         labels = torch.where(segment_ids == Segment.ANSWER, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
+        extra = {}
+        if self.lvr is not None and with_answer:
+            from livr.models.lvr import slot_sources
+
+            sources = torch.full_like(input_ids, -1)
+            slots = (input_ids == self.lvr_ids[self.lvr_names[1]]).nonzero(as_tuple=True)[0]
+            image_positions = (input_ids == self.image_token_id).nonzero(as_tuple=True)[0]
+            sources[slots] = slot_sources(image_positions, selected, f"record {rid}")
+            extra["lvr_source"] = sources
         return EncodedExample(id=str(record.get("id", index)), input_ids=input_ids,
-                              segment_ids=segment_ids, labels=labels, vision=vision)
+                              segment_ids=segment_ids, labels=labels, vision=vision, extra=extra)
+
+    def _lvr_span(self, record: dict, vision: dict, rid: str, with_answer: bool):
+        """LVR's span before the answer: <|lvr_start|> (learned, CE), then in training the slots
+        (LATENT, no CE; one per selected ROI token), the latent-end slot for exit latent_end,
+        and <|lvr_end|> (inserted by the decoder, no CE). At generation only <|lvr_start|>:
+        decoding enters latent mode right after it."""
+        from livr.models.lvr import select_roi_tokens
+
+        start, slot, end, latent_end = (torch.tensor([self.lvr_ids[t]]) for t in self.lvr_names)
+        if not with_answer:
+            return [(start, Segment.TEMPLATE)], []
+        roi = self.roi_tokens(record, vision, rid)
+        selected = select_roi_tokens(roi, self.lvr)
+        if not selected:
+            raise DataError(f"record {rid}: its ROI covers no image token; LVR needs at least one")
+        pieces = [(start, Segment.ANSWER), (slot.repeat(len(selected)), Segment.LATENT)]
+        if self.lvr.exit == "latent_end":
+            pieces.append((latent_end, Segment.LATENT))
+        pieces.append((end, Segment.TEMPLATE))
+        return pieces, selected
 
 
 class Collator:
@@ -214,6 +259,14 @@ class Collator:
             input_ids[row, span] = e.input_ids
             segment_ids[row, span] = e.segment_ids
             labels[row, span] = e.labels
+        extras = {}
+        for key in sorted({k for e in examples for k in e.extra}):
+            extras[key] = torch.full((batch_size, length), -1, dtype=torch.long)
+            for row, e in enumerate(examples):
+                if key in e.extra:
+                    n = len(e.input_ids)
+                    span = slice(length - n, length) if self.padding_side == "left" else slice(0, n)
+                    extras[key][row, span] = e.extra[key]
         batch: dict[str, Any] = {
             "input_ids": input_ids,
             "attention_mask": (segment_ids != Segment.PAD).long(),
@@ -221,6 +274,7 @@ class Collator:
             "labels": labels,
             **self.encoder.adapter.collate_vision([e.vision for e in examples]),
             "mask_policy": self.mask_policy,
+            **extras,
         }
         if self.encoder.adapter.uses_mrope:
             batch["mm_token_type_ids"] = (segment_ids == Segment.IMAGE).long()

@@ -44,6 +44,10 @@ class LivrModel:
     latent_ids: list[int]
     name: str
     info: dict = field(default_factory=dict)
+    #: LVR's settings (`livr.models.lvr.LvrSpec`) when the model was prepared for LVR, else None
+    lvr: Any = None
+    #: LVR: record, vision tensors, record id -> ROI token indices (see livr.data.roi)
+    roi_tokens: Any = None
 
     @property
     def tokenizer(self):
@@ -55,7 +59,8 @@ class LivrModel:
         return inner_model(self.model)
 
     def encoder(self, image_repeats: int = 1) -> Encoder:
-        return Encoder(self.adapter, self.processor, self.latents, image_repeats=image_repeats)
+        return Encoder(self.adapter, self.processor, self.latents, image_repeats=image_repeats,
+                       lvr=self.lvr, roi_tokens=self.roi_tokens)
 
     def collator(self, mask_policy: str = "standard", *, max_length: int = 4096,
                  padding_side: str = "right", with_answer: bool = True,
@@ -160,6 +165,7 @@ def load_backbone(
     tiny_size: TinySize | None = None,
     processor_kwargs: dict | None = None,
     trainable: bool = True,
+    lvr: Any = None,
 ) -> LivrModel:
     """Load `name` (hub id, local folder or `tiny:<family>`) with K latent tokens and adapters.
 
@@ -171,7 +177,8 @@ def load_backbone(
     encoder and projector in full (peft's modules_to_save, so they are saved with the adapter);
     the paper keeps them frozen. `num_latents=0` is Direct SFT.
     `tie_word_embeddings` and `tiny_size` apply only to tiny models. `trainable=False` loads for
-    inference only: no adapters, every parameter frozen, eval mode.
+    inference only: no adapters, every parameter frozen, eval mode. `lvr` (a
+    `livr.models.lvr.LvrSpec`) adds LVR's tokens, trainable like the latent rows.
     """
     spec = LatentSpec(num_latents=num_latents, position=latent_position, shared=shared_latents)
     _check_trainable(lora, full_finetune, train_vision)
@@ -190,7 +197,7 @@ def load_backbone(
     return prepare_backbone(
         model, processor, family, name=name, spec=spec, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha,
         lora_dropout=lora_dropout, full_finetune=full_finetune, train_vision=train_vision, seed=seed,
-        trainable=trainable,
+        trainable=trainable, lvr=lvr,
     )
 
 
@@ -209,6 +216,7 @@ def prepare_backbone(
     train_vision: bool = False,
     seed: int = 0,
     trainable: bool = True,
+    lvr: Any = None,
 ) -> LivrModel:
     """The second half of `load_backbone`, for a (model, processor) pair built by other means
     (for instance a real-size architecture from its config, as the benchmarks do): adds the
@@ -224,21 +232,30 @@ def prepare_backbone(
             "use the latent settings it was trained with"
         )
     latent_ids = add_latent_tokens(processor.tokenizer, spec)
+    lvr_ids: list[int] = []
+    if lvr is not None and lvr.enabled:
+        from livr.models.lvr import TOKENS, add_lvr_tokens
+
+        had_lvr = TOKENS[0] in processor.tokenizer.get_vocab()
+        lvr_ids = list(add_lvr_tokens(processor.tokenizer).values())
     embeddings = model.get_input_embeddings().weight
     if len(processor.tokenizer) > embeddings.shape[0]:
         # mean_resizing would compute a vocab-sized covariance; the latent rows are set below anyway
         model.resize_token_embeddings(len(processor.tokenizer), mean_resizing=False)
     if latent_ids and not present:
         info.update(initialise_latent_rows(model, latent_ids, seed))
+    if lvr_ids and not had_lvr:
+        initialise_latent_rows(model, lvr_ids, seed + 1)
 
     if trainable:
-        model = _attach_trainable(model, adapter, latent_ids, lora=lora, full_finetune=full_finetune,
+        model = _attach_trainable(model, adapter, latent_ids + lvr_ids, lora=lora, full_finetune=full_finetune,
                                   train_vision=train_vision, r=lora_r, alpha=lora_alpha, dropout=lora_dropout)
     else:
         model.requires_grad_(False)
         model.eval()
     return LivrModel(model=model, processor=processor, adapter=adapter, latents=spec,
-                     latent_ids=latent_ids, name=name, info=info)
+                     latent_ids=latent_ids, name=name, info=info,
+                     lvr=lvr if lvr is not None and lvr.enabled else None)
 
 
 def _check_trainable(lora: bool, full_finetune: bool, train_vision: bool) -> None:

@@ -1,0 +1,107 @@
+"""LVR's latent-mode decoding: batched, greedy, with the KV cache and left padding.
+
+Prompts end with `<|lvr_start|>` (the encoder puts it there), so every row starts in latent
+mode: the last hidden state is fed back as the next input embedding, step after step, until the
+row's exit fires (`livr.models.lvr`: fixed budget, latent-end distance, or the mode switch;
+`max_steps` always). The row then takes `<|lvr_end|>` (after `<|lvr_latent_end|>` for the
+latent-end exit) and decodes text greedily until an end-of-turn token. Rows move independently:
+each step feeds one embedding per row, a hidden state or a token's embedding.
+
+Returned per row: the text tokens, the number of latent steps taken, and the hidden states fed
+back (what a replay patches into the slots: `livr.models.lvr.patched_slots`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from livr.models.lvr import END, LATENT_END, LvrSpec
+
+
+@dataclass
+class LatentDecode:
+    tokens: torch.Tensor  # (B, T) text tokens after <|lvr_end|>, pad after the end of turn
+    steps: torch.Tensor  # (B,) latent steps taken
+    latents: list[torch.Tensor]  # per row (steps, H): the hidden states fed back, in order
+
+
+def _exits(spec: LvrSpec, steps: torch.Tensor, hidden: torch.Tensor, logits: torch.Tensor,
+           end_embedding: torch.Tensor, end_id: int) -> torch.Tensor:
+    """(B,) bool: rows whose latent mode ends before the next step."""
+    capped = steps >= spec.max_steps
+    if spec.exit == "fixed":
+        return capped | (steps >= spec.steps)
+    if spec.exit == "latent_end":
+        distance = 1.0 - torch.nn.functional.cosine_similarity(hidden.float(), end_embedding.float()[None], dim=-1)
+        return capped | (distance <= spec.end_threshold)
+    return capped | (logits.argmax(-1) == end_id)  # mode_switch
+
+
+@torch.no_grad()
+def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_token_id: int) -> LatentDecode:
+    """Latent steps, then greedy text, for a left-padded prompt batch ending in <|lvr_start|>."""
+    from transformers import DynamicCache
+
+    model = lm.base_model
+    device = model.device
+    tokenizer = lm.tokenizer
+    end_id = int(tokenizer.convert_tokens_to_ids(END))
+    latent_end_id = int(tokenizer.convert_tokens_to_ids(LATENT_END))
+    embed = model.get_input_embeddings()
+    end_embedding = embed(torch.tensor([latent_end_id], device=device))[0]  # not .weight: peft wrappers
+    eos_ids = torch.tensor([eos] if isinstance(eos, int) else list(eos or []), device=device)
+
+    inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v
+              for k, v in lm.model_inputs(batch, "standard").items()}
+    positions = lm.adapter.position_ids(lm.model, batch).to(device)
+    inputs["position_ids"] = positions
+    attention = inputs["attention_mask"]
+    cache = DynamicCache(config=model.config)
+    out = model(**inputs, past_key_values=cache, use_cache=True, output_hidden_states=True)
+
+    rows = attention.shape[0]
+    latent = torch.ones(rows, dtype=torch.bool, device=device)  # still in latent mode
+    pending = torch.full((rows,), -1, dtype=torch.long, device=device)  # a token owed after exit
+    steps = torch.zeros(rows, dtype=torch.long, device=device)
+    done = torch.zeros(rows, dtype=torch.bool, device=device)
+    fed: list[list[torch.Tensor]] = [[] for _ in range(rows)]
+    texts: list[list[int]] = [[] for _ in range(rows)]
+    eos_set = set(eos_ids.tolist())
+    for position in range(1, spec.max_steps + 3 + max_new_tokens):
+        hidden, logits = out.hidden_states[-1][:, -1], out.logits[:, -1]
+        exit_now = latent & _exits(spec, steps, hidden, logits, end_embedding, end_id)
+        # a row leaving latent mode takes <|lvr_end|> (latent_end: <|lvr_latent_end|> first)
+        first = torch.full_like(pending, end_id)
+        if spec.exit == "latent_end":
+            first = torch.where(exit_now, torch.full_like(pending, latent_end_id), first)
+            pending = torch.where(exit_now, torch.full_like(pending, end_id), pending)
+        latent &= ~exit_now
+        owed = ~latent & ~exit_now & (pending >= 0)
+        token = torch.where(owed, pending, logits.argmax(-1))
+        pending = torch.where(owed, torch.full_like(pending, -1), pending)
+        token = torch.where(exit_now, first, token)
+        emits = ~latent & ~exit_now & ~owed & ~done  # rows producing an answer token now
+        for r in emits.nonzero(as_tuple=True)[0].tolist():
+            texts[r].append(int(token[r]))
+            if texts[r][-1] in eos_set or len(texts[r]) >= max_new_tokens:
+                done[r] = True
+        if bool(done.all()):
+            break
+        for r in latent.nonzero(as_tuple=True)[0].tolist():
+            fed[r].append(hidden[r].detach().clone())
+        next_embeds = embed(torch.where(done, torch.full_like(token, pad_token_id), token))
+        next_embeds = torch.where(latent[:, None], hidden.to(next_embeds.dtype), next_embeds)
+        steps += latent.long()
+        attention = torch.cat([attention, torch.ones_like(attention[:, :1])], dim=1)
+        out = model(inputs_embeds=next_embeds[:, None], attention_mask=attention,
+                    position_ids=positions[..., -1:] + position, past_key_values=cache, use_cache=True,
+                    output_hidden_states=True)
+    width = max((len(t) for t in texts), default=0)
+    text_tokens = torch.full((rows, width), pad_token_id, dtype=torch.long)
+    for r, t in enumerate(texts):
+        text_tokens[r, : len(t)] = torch.tensor(t, dtype=torch.long)
+    latents = [torch.stack(f) if f else torch.zeros((0, hidden.shape[-1]), device=device) for f in fed]
+    return LatentDecode(tokens=text_tokens, steps=steps.cpu(), latents=latents)
+
