@@ -97,7 +97,7 @@ class Encoder:
         # indices (over the record's image tokens, in order) of the ROI's merged image tokens
         self.lvr = lvr if lvr is not None and lvr.enabled else None
         if self.lvr is not None:
-            from livr.models.lvr import END, LATENT_END, SLOT, START
+            from livr.data.lvr_layout import END, LATENT_END, SLOT, START
 
             if roi_tokens is None:
                 raise DataError("an LVR encoder needs roi_tokens (record -> ROI token indices)")
@@ -179,7 +179,7 @@ class Encoder:
         labels = torch.where(segment_ids == Segment.ANSWER, input_ids, torch.full_like(input_ids, IGNORE_INDEX))
         extra = {}
         if self.lvr is not None and with_answer:
-            from livr.models.lvr import slot_sources
+            from livr.data.lvr_layout import slot_sources
 
             sources = torch.full_like(input_ids, -1)
             slots = (input_ids == self.lvr_ids[self.lvr_names[1]]).nonzero(as_tuple=True)[0]
@@ -194,7 +194,7 @@ class Encoder:
         (LATENT, no CE; one per selected ROI token), the latent-end slot for exit latent_end,
         and <|lvr_end|> (inserted by the decoder, no CE). At generation only <|lvr_start|>:
         decoding enters latent mode right after it."""
-        from livr.models.lvr import select_roi_tokens
+        from livr.data.lvr_layout import select_roi_tokens
 
         start, slot, end, latent_end = (torch.tensor([self.lvr_ids[t]]) for t in self.lvr_names)
         if not with_answer:

@@ -122,12 +122,17 @@ class Evaluator:
         probe = get_probe(probe) if isinstance(probe, str) else probe
         examples = self.examples(probe.keep_latents)
         decode = decoder(self.model.decoding)
+        extra = {"latent_steps": []} if self.model.decoding == "latent" else {}
         start = time.perf_counter()
         outputs = decode(probe_model(self.model.lm, probe), examples, batch_size=self.batch_size,
                          max_new_tokens=self.max_new_tokens, mask_policy=probe.mask_policy,
-                         progress=self.progress, desc=f"generating ({probe.name})")
+                         progress=self.progress, desc=f"generating ({probe.name})", **extra)
         seconds = time.perf_counter() - start
         summary, rows = score_predictions(self.records, outputs)
+        if extra:  # LVR: the latent steps each prediction took, and their mean
+            for row, steps in zip(rows, extra["latent_steps"]):
+                row["latent_steps"] = steps
+            summary["mean_latent_steps"] = _mean(extra["latent_steps"])
         summary.update(probe=probe.name, mask_policy=probe.mask_policy, latents_in_prompt=probe.keep_latents
                        and self.model.lm.latents.num_latents > 0, seconds=round(seconds, 3),
                        examples_per_second=round(len(rows) / seconds, 3) if seconds > 0 else None)

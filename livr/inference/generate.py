@@ -145,7 +145,13 @@ def generate_answers(lm, examples: Sequence[EncodedExample], *, batch_size: int 
 
 
 # Decoding modes by name (`livr.methods.Method.decoding`); each takes generate_answers' arguments.
-DECODERS: dict[str, Callable[..., list[str]]] = {"greedy": generate_answers}
+def _latent(*args, **kwargs) -> list[str]:
+    from livr.inference.latent import generate_latent_answers
+
+    return generate_latent_answers(*args, **kwargs)
+
+
+DECODERS: dict[str, Callable[..., list[str]]] = {"greedy": generate_answers, "latent": _latent}
 
 
 def decoder(name: str) -> Callable[..., list[str]]:
@@ -166,8 +172,10 @@ def evaluate(lm, records: Sequence[dict[str, Any]], examples: Sequence[EncodedEx
         examples = encode_prompts(lm, records, image_repeats=image_repeats, max_length=max_length)
     if max_new_tokens is None:
         max_new_tokens = default_max_new_tokens(records)
+    extra = {"latent_steps": []} if decoding == "latent" else {}
     predictions = decoder(decoding)(lm, examples, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                                    mask_policy=mask_policy, progress=progress, desc=desc)
+                                    mask_policy=mask_policy, progress=progress, desc=desc, **extra)
     report = score(records, predictions)
     report["predictions"] = predictions
+    report.update(extra)
     return report

@@ -11,6 +11,7 @@
 | mask_only     | 0           | 4, `answer_bottleneck`        | 6                       | LoRA                 |
 | image_twice   | 0           | -                             | 10, images given twice  | LoRA                 |
 | prompt_tuning | 16          | -                             | 10                      | latent rows only     |
+| lvr           | 0           | -                             | 10, ROI reconstruction  | LoRA + LVR tokens    |
 
 A new method is one more module here declaring a `Method`, added to `_DECLARED` below (see
 docs/training.md, "Where a method is declared").
@@ -19,10 +20,10 @@ docs/training.md, "Where a method is declared").
 from __future__ import annotations
 
 from livr.errors import ConfigError
-from livr.methods import ablations, livr, sft
+from livr.methods import ablations, livr, lvr, sft
 from livr.methods.base import ANSWER_NLL, DEFAULT_NUM_LATENTS, LossTerm, Method, Stage
 
-_DECLARED = (sft.METHOD, livr.METHOD, *ablations.METHODS)
+_DECLARED = (sft.METHOD, livr.METHOD, *ablations.METHODS, lvr.METHOD)
 
 METHODS: dict[str, Method] = {m.name: m for m in _DECLARED}
 if len(METHODS) != len(_DECLARED):

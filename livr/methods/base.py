@@ -19,7 +19,7 @@ DEFAULT_NUM_LATENTS = 16
 # Parts a stage may train: LoRA on the language model, the latent embedding rows.
 TRAINABLE_PARTS = ("lora", "latents")
 # Decoding modes a method may declare; livr.inference.generate.DECODERS implements each (tested).
-DECODINGS = ("greedy",)
+DECODINGS = ("greedy", "latent")  # greedy text; LVR: latent steps, then greedy text
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,7 @@ class Method:
     stages: in training order; a stage whose epochs resolve to 0 is skipped.
     image_repeats: how many times prompts carry their images (training and test alike).
     decoding: how answers are generated (DECODINGS).
+    forward: a training forward of the method's own (LVR: slots filled, loss terms added).
     """
 
     name: str
@@ -91,6 +92,10 @@ class Method:
     num_latents: int = 0
     image_repeats: int = 1
     decoding: str = "greedy"
+    #: a training forward of its own, or None for the model's plain call:
+    #: forward(trainer_forward, lm, model, inputs) -> (loss, outputs, {term name: value}), where
+    #: trainer_forward(model, model_inputs) -> (loss, outputs) is the Trainer's own loss
+    forward: Callable[..., Any] | None = None
 
     def __post_init__(self):
         if not self.stages:

@@ -32,94 +32,29 @@ A hard cap (`max_steps`) always applies.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, dataclass
-
 import torch
 import torch.nn.functional as F
 
-from livr.errors import ConfigError, DataError
+from livr.errors import ConfigError
 
-START, SLOT, END, LATENT_END = "<|lvr_start|>", "<|lvr|>", "<|lvr_end|>", "<|lvr_latent_end|>"
-TOKENS = (START, SLOT, END, LATENT_END)
-EXITS = ("fixed", "latent_end", "mode_switch")
-LOSS_KINDS = ("mse", "mae", "cosine")
-TRAIN_TOKENS = ("budget", "all")
+from livr.data.lvr_layout import (  # noqa: F401 (LVR's names, importable from here too)
+    END,
+    EXITS,
+    LATENT_END,
+    LOSS_KINDS,
+    SLOT,
+    START,
+    TOKENS,
+    TRAIN_TOKENS,
+    LvrSpec,
+    add_lvr_tokens,
+    select_roi_tokens,
+    slot_sources,
+)
 
-
-@dataclass(frozen=True)
-class LvrSpec:
-    """LVR's settings (config fields `lvr_*`)."""
-
-    steps: int = 8  # N: latent steps at decoding, and slots per example in training ("budget")
-    lam: float = 0.1  # weight of the reconstruction loss
-    loss: str = "mse"
-    exit: str = "fixed"
-    max_steps: int = 32  # hard cap on latent steps at decoding, whatever the exit
-    end_threshold: float = 0.1  # cosine distance to the latent-end embedding (exit latent_end)
-    switch_weight: float = 1.0  # weight of the mode-switch BCE (exit mode_switch)
-    # "budget": N slots, ROI tokens taken evenly in raster order (train = decode length);
-    # "all": one slot per ROI token, as LVR's released code does
-    train_tokens: str = "budget"
-
-    def __post_init__(self):
-        problems = []
-        if not isinstance(self.steps, int) or self.steps < 0:
-            problems.append(f"lvr_steps must be an integer >= 0, got {self.steps!r}")
-        if self.loss not in LOSS_KINDS:
-            problems.append(f"lvr_loss must be one of {', '.join(LOSS_KINDS)}, got {self.loss!r}")
-        if self.exit not in EXITS:
-            problems.append(f"lvr_exit must be one of {', '.join(EXITS)}, got {self.exit!r}")
-        if self.train_tokens not in TRAIN_TOKENS:
-            problems.append(f"lvr_train_tokens must be one of {', '.join(TRAIN_TOKENS)}, got {self.train_tokens!r}")
-        if not isinstance(self.max_steps, int) or self.max_steps < max(self.steps, 1):
-            problems.append(f"lvr_max_steps must be an integer >= max(lvr_steps, 1), got {self.max_steps!r}")
-        if self.lam < 0 or self.switch_weight < 0:
-            problems.append("lvr_lambda and lvr_switch_weight must be >= 0")
-        if problems:
-            raise ConfigError("; ".join(problems))
-
-    @property
-    def enabled(self) -> bool:
-        return self.steps > 0 or self.train_tokens == "all"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def add_lvr_tokens(tokenizer) -> dict[str, int]:
-    """Add LVR's special tokens (if missing); their ids by token string."""
-    missing = [t for t in TOKENS if t not in tokenizer.get_vocab()]
-    if missing:
-        tokenizer.add_tokens(missing, special_tokens=True)
-    return {t: int(tokenizer.convert_tokens_to_ids(t)) for t in TOKENS}
-
-
-def select_roi_tokens(roi_tokens, spec: LvrSpec) -> list[int]:
-    """The ROI token indices that fill the slots, in raster order: all of them ("all"), or N
-    taken evenly over them ("budget"; repeated when the ROI has fewer than N tokens)."""
-    roi = sorted(int(i) for i in roi_tokens)
-    if not roi:
-        return []
-    if spec.train_tokens == "all":
-        return roi
-    if spec.steps == 0:
-        return []
-    picks = torch.linspace(0, len(roi) - 1, spec.steps).round().long().tolist()
-    return [roi[i] for i in picks]
-
-
-def slot_sources(image_positions: torch.Tensor, selected: list[int], where: str) -> torch.Tensor:
-    """Absolute sequence positions of the image tokens copied into the slots.
-
-    `image_positions`: (T,) positions of the record's image tokens (all images, in order);
-    `selected`: indices into them."""
-    if not selected:
-        return torch.zeros(0, dtype=torch.long)
-    index = torch.tensor(selected, dtype=torch.long)
-    if int(index.min()) < 0 or int(index.max()) >= len(image_positions):
-        raise DataError(f"{where}: ROI token index out of range (the record has {len(image_positions)} "
-                          f"image tokens, the ROI names {int(index.max())})")
-    return image_positions[index]
+__all__ = ["END", "EXITS", "LATENT_END", "LOSS_KINDS", "SLOT", "START", "TOKENS", "TRAIN_TOKENS", "LvrSpec",
+           "add_lvr_tokens", "select_roi_tokens", "slot_sources", "language_model", "patched_slots",
+           "reconstruction_loss", "lvr_loss_terms", "lvr_forward", "combine"]
 
 
 def language_model(model):

@@ -67,6 +67,26 @@ class LivrTrainingConfig:
     stage2_epochs: int | None = _help("Epochs of stage 2, standard mask (default: 6 after a stage 1, "
                                       "else 10).", default=None)
 
+    # -- LVR (method lvr only; livr.models.lvr) ----------------------------------------------------
+    lvr_steps: int = _help("LVR: latent steps at decoding (the fixed budget; LVR uses 4, 8 or 16), and "
+                           "slots per training example under lvr_train_tokens=budget.", default=8)
+    lvr_lambda: float = _help("LVR: weight of the ROI reconstruction loss added to the answer NLL.",
+                              default=0.1)
+    lvr_loss: str = _help("LVR: reconstruction distance between the hidden state before a slot and the "
+                          "slot's ROI embedding: mse, mae or cosine.", default="mse")
+    lvr_exit: str = _help("LVR: how decoding leaves latent mode: fixed (lvr_steps steps), latent_end "
+                          "(hidden state within lvr_end_threshold of a learned end embedding) or "
+                          "mode_switch (the LM head predicts <|lvr_end|>, trained by a BCE term).",
+                          default="fixed")
+    lvr_max_steps: int = _help("LVR: hard cap on latent steps at decoding, whatever the exit.", default=32)
+    lvr_end_threshold: float = _help("LVR, exit latent_end: cosine distance that ends latent mode.",
+                                     default=0.1)
+    lvr_switch_weight: float = _help("LVR, exit mode_switch: weight of the BCE term.", default=1.0)
+    lvr_train_tokens: str = _help("LVR: which ROI tokens fill the training slots: budget (lvr_steps "
+                                  "tokens taken evenly over the ROI, so training and decoding take the "
+                                  "same number of steps) or all (one slot per ROI token, as LVR's code).",
+                                  default="budget")
+
     # -- trainable parameters ------------------------------------------------------------------
     full_finetune: bool = _help("Train the whole language model instead of LoRA (vision tower and "
                                 "projector stay frozen unless train_vision).", default=False)
@@ -147,6 +167,16 @@ class LivrTrainingConfig:
     @property
     def method_spec(self) -> Method:
         return get_method(self.method)
+
+    def lvr_spec(self):
+        """LVR's settings (`livr.models.lvr.LvrSpec`) for method lvr, else None."""
+        if self.method != "lvr":
+            return None
+        from livr.models.lvr import LvrSpec
+
+        return LvrSpec(steps=self.lvr_steps, lam=self.lvr_lambda, loss=self.lvr_loss, exit=self.lvr_exit,
+                       max_steps=self.lvr_max_steps, end_threshold=self.lvr_end_threshold,
+                       switch_weight=self.lvr_switch_weight, train_tokens=self.lvr_train_tokens)
 
     def resolved(self) -> "LivrTrainingConfig":
         """A copy with the method's defaults filled in; raises ConfigError on any problem."""
@@ -314,6 +344,7 @@ def problems(config: LivrTrainingConfig) -> list[str]:
                    "or use method livr / mask_only")
     if c.stage1_epochs is not None and c.stage2_epochs is not None and c.stage1_epochs + c.stage2_epochs == 0:
         out.append("stage1_epochs + stage2_epochs is 0: nothing to train")
+    out += _lvr_problems(c)
     if c.latent_position not in POSITIONS:
         out.append(f"latent_position must be one of {', '.join(POSITIONS)}, got {c.latent_position!r}")
     if c.full_finetune and not m.lora:
@@ -365,6 +396,23 @@ def problems(config: LivrTrainingConfig) -> list[str]:
         out.append(f"attn_implementation must be sdpa or eager (4-D masks), got {c.attn_implementation!r}")
     out += _trainer_args_problems(c.trainer_args)
     return out
+
+
+def _lvr_problems(c: LivrTrainingConfig) -> list[str]:
+    """lvr_* fields: valid values for method lvr, left at their defaults otherwise."""
+    changed = [f.name for f in dataclasses.fields(c)
+               if f.name.startswith("lvr_") and getattr(c, f.name) != f.default]
+    if c.method != "lvr":
+        return [f"{name} is set but method {c.method} is not lvr; remove it or use method lvr"
+                for name in changed]
+    try:
+        spec = c.lvr_spec()
+    except ConfigError as err:
+        return [str(err)]
+    if not spec.enabled:
+        return ["lvr_steps=0 with lvr_train_tokens=budget leaves LVR without latent steps; use method "
+                "sft for that"]
+    return []
 
 
 def _trainer_args_problems(extra: dict) -> list[str]:

@@ -40,7 +40,7 @@ def load_model(config: LivrTrainingConfig, name: str | None = None):
     `name`, a model folder, when given)."""
     from livr.models.loading import load_backbone
 
-    return load_backbone(
+    lm = load_backbone(
         name or config.model,
         num_latents=config.num_latents,
         latent_position=config.latent_position,
@@ -56,7 +56,11 @@ def load_model(config: LivrTrainingConfig, name: str | None = None):
         trust_remote_code=config.trust_remote_code,
         seed=config.seed,
         processor_kwargs={"max_pixels": config.max_pixels} if config.max_pixels else None,
+        lvr=config.lvr_spec(),
     )
+    if lm.lvr is not None:  # LVR: the ROI tokens of a record, on this family's token grid
+        lm.roi_tokens = lm.adapter.roi_tokens
+    return lm
 
 
 def load_run(run_dir: str | os.PathLike, **overrides):

@@ -166,6 +166,12 @@ def train(config: LivrTrainingConfig, *, resume: bool = False, overwrite: bool =
         return json.loads((run / METRICS_FILE).read_text())
 
     data = load_run_data(config)
+    if config.method_spec.name == "lvr":
+        from livr.data.roi import roi_problems
+
+        problems = roi_problems(data.tasks)
+        if problems:
+            raise ConfigError("method lvr: " + "; ".join(problems))
     selection = config.selection
     if selection == "auto":
         selection = "final" if data.multi_task or not config.eval_every_epoch else "best"
@@ -259,6 +265,7 @@ class _Session:
             lm=self.lm,
             mask_policy=policy,
             extra_losses=self.config.method_spec.stage(stage).extra_losses,
+            method_forward=self.config.method_spec.forward,
         )
         epoch_callback.trainer = trainer
         result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
@@ -273,6 +280,7 @@ class _Session:
             "learning_rate": float(trainer.lr_scheduler.get_last_lr()[0]),
             "global_step": trainer.state.global_step,
         }
+        entry.update({f"train_{name}": value for name, value in trainer.pop_epoch_terms().items()})
         by_mask: dict[str, float] = {}
         if self.config.eval_every_epoch and self.data.validation is not None:
             eval_mask = self.config.eval_mask

@@ -30,8 +30,11 @@ class LivrTrainer(Trainer):
     for a non-standard policy, the native 2-D path for `standard`).
     """
 
-    def __init__(self, *args, lm, mask_policy: str, extra_losses=(), **kwargs):
+    def __init__(self, *args, lm, mask_policy: str, extra_losses=(), method_forward=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.method_forward = method_forward  # livr.methods.Method.forward, or None
+        self._term_sums: dict[str, float] = {}  # a method's extra loss terms summed over the epoch
+        self._term_count = 0
         self.lm = lm
         self.mask_policy = get_policy(mask_policy).name
         self.extra_losses = tuple(extra_losses)  # livr.methods.LossTerm: added to the answer NLL
@@ -41,13 +44,30 @@ class LivrTrainer(Trainer):
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         # `model` may be wrapped (DDP ...); rope positions are computed on `self.lm.model`, the
         # unwrapped module (`livr.models.backbones.base.inner_model`), the call goes through `model`.
-        model_inputs = self.lm.model_inputs(inputs, self.mask_policy)
-        if self.extra_losses:  # a method's stage with more terms than the answer NLL
+        if self.method_forward is not None:  # a method with its own forward (LVR)
+            def trainer_forward(m, model_inputs):
+                return super(LivrTrainer, self).compute_loss(m, model_inputs, True, num_items_in_batch)
+
+            loss, outputs, terms = self.method_forward(trainer_forward, self.lm, model, inputs)
+            extra = sum(terms.values())
+            if self.model_accepts_loss_kwargs and num_items_in_batch is not None:
+                # the Trainer does not divide this loss by the accumulation steps (its NLL is
+                # already over the whole accumulated batch): the per-micro-batch terms must be
+                extra = extra / self.current_gradient_accumulation_steps
+            loss = loss + extra
+            if model.training:
+                self._term_count += 1
+                for name, value in terms.items():
+                    self._term_sums[name] = self._term_sums.get(name, 0.0) + float(value.detach())
+            result = (loss, outputs) if return_outputs else loss
+        elif self.extra_losses:  # a method's stage with more terms than the answer NLL
+            model_inputs = self.lm.model_inputs(inputs, self.mask_policy)
             loss, outputs = super().compute_loss(model, model_inputs, True, num_items_in_batch)
             for term in self.extra_losses:
                 loss = loss + term.weight * term.compute(self.lm, inputs, outputs)
             result = (loss, outputs) if return_outputs else loss
         else:
+            model_inputs = self.lm.model_inputs(inputs, self.mask_policy)
             result = super().compute_loss(model, model_inputs, return_outputs, num_items_in_batch)
         if model.training:
             loss = (result[0] if return_outputs else result).detach()
@@ -55,6 +75,12 @@ class LivrTrainer(Trainer):
                 loss = loss / self.current_gradient_accumulation_steps  # as training_step scales it
             self._epoch_loss = loss if self._epoch_loss is None else self._epoch_loss + loss
         return result
+
+    def pop_epoch_terms(self) -> dict[str, float]:
+        """Mean of each extra loss term (weighted) over the micro-batches of the epoch (this process)."""
+        out = {k: v / self._term_count for k, v in self._term_sums.items()} if self._term_count else {}
+        self._term_sums, self._term_count = {}, 0
+        return out
 
     def pop_epoch_loss(self, steps: int) -> float | None:
         """Mean training loss per optimizer step over the epoch that just ended (all processes)."""

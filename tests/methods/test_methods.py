@@ -21,7 +21,7 @@ EXPECTED = {
 
 
 def test_the_registry_holds_the_methods_in_order():
-    assert list(METHODS) == list(EXPECTED)
+    assert list(METHODS) == list(EXPECTED) + ["lvr"]
     assert all(get_method(name) is METHODS[name] for name in EXPECTED)
 
 
@@ -51,8 +51,22 @@ def test_a_config_resolves_to_the_methods_stages(name):
 
 
 def test_an_unknown_method_is_one_clear_error():
-    with pytest.raises(ConfigError, match=r"method 'lvr' is unknown; choose one of sft, livr, latents_only"):
-        get_method("lvr")
+    with pytest.raises(ConfigError, match=r"method 'lrv' is unknown; choose one of sft, livr, latents_only"):
+        get_method("lrv")
+
+
+def test_lvr_is_one_stage_with_its_own_forward_and_latent_decoding():
+    from livr.runs.config import LivrTrainingConfig
+
+    m = get_method("lvr")
+    assert m.num_latents == 0 and m.decoding == "latent" and m.forward is not None
+    assert [(s.number, s.mask) for s in m.stages] == [(2, "standard")]
+    c = LivrTrainingConfig(model="tiny:qwen2_5_vl", data="d", output_dir="o", method="lvr").resolved()
+    assert c.lvr_spec().steps == 8 and c.lvr_spec().lam == 0.1
+    with pytest.raises(ConfigError, match="lvr_steps is set but method sft is not lvr"):
+        LivrTrainingConfig(model="m", data="d", output_dir="o", method="sft", lvr_steps=4).resolved()
+    with pytest.raises(ConfigError, match="lvr_exit must be one of"):
+        LivrTrainingConfig(model="m", data="d", output_dir="o", method="lvr", lvr_exit="never").resolved()
 
 
 def test_a_bad_declaration_fails_when_declared():
@@ -115,6 +129,7 @@ def test_an_extra_loss_term_is_added_to_the_answer_nll():
 
     trainer = Probe.__new__(Probe)  # only compute_loss is exercised
     trainer.extra_losses = (LossTerm("three", term, weight=0.5),)
+    trainer.method_forward = None
     trainer.mask_policy = "standard"
     trainer.lm = type("LM", (), {"model_inputs": staticmethod(lambda inputs, policy: {"m": inputs["x"]})})()
     model = torch.nn.Module()

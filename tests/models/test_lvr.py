@@ -7,7 +7,7 @@ from livr import load_backbone
 from livr.data.collator import IGNORE_INDEX
 from livr.errors import ConfigError
 from livr.models.lvr import END, SLOT, START, LvrSpec, combine, lvr_forward, patched_slots
-from livr.models.lvr_decode import _exits, lvr_greedy
+from livr.inference.latent import _exits, lvr_greedy
 from livr.models.segments import Segment
 
 from tests.conftest import NATIVE_FAMILIES

@@ -33,7 +33,12 @@ def one_thread_and_frozen_heap():
 
 
 def shrink(records: list[dict]) -> list[dict]:
+    import json
+
     for r in records:
+        meta = json.loads(r["metadata"])  # boxes and points stay in the generated frame (LVR's ROI)
+        meta.setdefault("source_image_sizes", [list(im.size) for im in r["images"]])
+        r["metadata"] = json.dumps(meta, sort_keys=True)
         r["images"] = [im.resize((56, 56)) for im in r["images"]]
         if r["choices"]:
             r["prompt"] = "Which?" + "".join(f" ({'ABCD'[i]}) {c[:8]}" for i, c in enumerate(r["choices"]))

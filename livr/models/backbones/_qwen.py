@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from livr.errors import DataError, LivrError
 from livr.models.backbones.base import BackboneAdapter, TinySize, from_pretrained_kwargs
 from livr.models.tokenizer import byte_level_tokenizer
 
@@ -109,6 +110,16 @@ class QwenVLAdapter(BackboneAdapter):
             attention_mask=batch["attention_mask"],
         )
         return position_ids
+
+    def roi_tokens(self, record, vision, rid):
+        from livr.data.roi import record_roi_tokens
+
+        try:
+            return record_roi_tokens(record, vision["image_grid_thw"], patch=self.patch_size, merge=2, flat=True)
+        except (KeyError, ValueError) as err:
+            if isinstance(err, LivrError):
+                raise
+            raise DataError(f"record {rid}: no region of interest for LVR ({err})") from None
 
     def collate_vision(self, items):
         if not items:

@@ -113,6 +113,12 @@ class BackboneAdapter:
         """Batch the per-record vision tensors returned by the processor."""
         raise NotImplementedError
 
+    def roi_tokens(self, record: dict, vision: dict, rid: str) -> list[int]:
+        """LVR: indices (over the record's image tokens, in prompt order) of the merged image
+        tokens inside the record's ROI (`livr.data.roi`)."""
+        raise ConfigError(f"method lvr is not available for the {self.family} family yet: its ROI "
+                          "cannot be mapped onto its image tokens (Qwen2.5-VL and Qwen3-VL can)")
+
     def processor_images_arg(self, images: list) -> Any:
         """How this family's processor wants one record's images."""
         return images

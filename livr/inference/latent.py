@@ -9,11 +9,14 @@ each step feeds one embedding per row, a hidden state or a token's embedding.
 
 Returned per row: the text tokens, the number of latent steps taken, and the hidden states fed
 back (what a replay patches into the slots: `livr.models.lvr.patched_slots`).
+`generate_latent_answers` is the method's decoder (`DECODERS["latent"]`): the same arguments as
+`generate_answers`, plus an optional list that receives the latent steps of every prediction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
@@ -105,3 +108,48 @@ def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_
     latents = [torch.stack(f) if f else torch.zeros((0, hidden.shape[-1]), device=device) for f in fed]
     return LatentDecode(tokens=text_tokens, steps=steps.cpu(), latents=latents)
 
+
+
+@torch.no_grad()
+def generate_latent_answers(lm, examples: Sequence, *, batch_size: int = 8, max_new_tokens: int = 8,
+                            mask_policy: str = "standard", progress: bool = False, desc: str = "generating",
+                            latent_steps: list | None = None, spec: LvrSpec | None = None) -> list[str]:
+    """Answers of an LVR model in latent mode (text only, special tokens removed), in the order of
+    `examples`; `latent_steps`, if given, is filled with the steps each prediction took. `spec`
+    overrides the model's LVR settings (a probe's step budget)."""
+    from tqdm.auto import tqdm
+
+    from livr.errors import ConfigError
+    from livr.inference.generate import prompt_collator
+
+    spec = spec or lm.lvr
+    if spec is None:
+        raise ConfigError("latent decoding needs an LVR model (a run of --method lvr)")
+    if mask_policy != "standard":
+        raise ConfigError(f"LVR decodes under the standard mask only; mask policy {mask_policy!r} "
+                          "is a LIVR probe")
+    collator = prompt_collator(lm)
+    model = lm.base_model
+    tokenizer = lm.tokenizer
+    eos = model.generation_config.eos_token_id
+    if eos is None:
+        eos = tokenizer.eos_token_id
+    order = sorted(range(len(examples)), key=lambda i: (len(examples[i].input_ids), i))
+    texts: list[str] = [""] * len(examples)
+    steps: list[int] = [0] * len(examples)
+    was_training = model.training
+    model.eval()
+    try:
+        for start in tqdm(range(0, len(order), batch_size), desc=desc, disable=not progress, leave=False):
+            index = order[start : start + batch_size]
+            batch = collator.pad([examples[i] for i in index])
+            out = lvr_greedy(lm, batch, spec, max_new_tokens=max_new_tokens, eos=eos,
+                             pad_token_id=tokenizer.pad_token_id)
+            for j, (i, row) in enumerate(zip(index, tokenizer.batch_decode(out.tokens, skip_special_tokens=True))):
+                texts[i] = row.strip()
+                steps[i] = int(out.steps[j])
+    finally:
+        model.train(was_training)
+    if latent_steps is not None:
+        latent_steps[:] = steps
+    return texts

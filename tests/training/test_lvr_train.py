@@ -1,0 +1,67 @@
+"""`livr train --method lvr` end to end on a tiny Qwen2.5-VL: the run, its reload, latent-mode
+evaluation with the steps recorded, resume, and the refusals (task without an ROI, family)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from livr.errors import ConfigError
+from livr.training import load_config, load_run, train
+from tests.training.conftest import make_data, tiny
+
+
+def lvr_values(data, out, **overrides):
+    return tiny(data, out, method="lvr", num_latents=None, stage1_epochs=None, stage2_epochs=2,
+                lvr_steps=3, max_new_tokens=3, **overrides)
+
+
+@pytest.fixture(scope="module")
+def lvr_run(loc_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "lvr"
+    values = lvr_values(loc_data, out)
+    return values, train(load_config(None, values))
+
+
+def test_lvr_run_records_its_reconstruction_loss(lvr_run):
+    values, metrics = lvr_run
+    assert metrics["method"] == "lvr" and metrics["num_latents"] == 0
+    history = metrics["history"]
+    assert len(history) == 2 and all(h["train_lvr_reconstruction"] > 0 for h in history)
+    saved = (Path(values["output_dir"]) / "config.yaml").read_text()
+    assert "lvr_steps: 3" in saved and "lvr_exit: fixed" in saved
+
+
+def test_lvr_run_reloads_and_decodes_in_latent_mode(lvr_run, loc_data, tmp_path):
+    from livr.cli.main import main
+
+    values, metrics = lvr_run
+    lm, config = load_run(values["output_dir"])
+    assert lm.lvr is not None and lm.lvr.steps == 3 and config.method_spec.decoding == "latent"
+    out = tmp_path / "eval"
+    assert main(["eval", "--model", values["output_dir"], "--data", loc_data, "--split", "test",
+                 "--out", str(out), "--quiet"]) == 0
+    rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert rows and all(r["latent_steps"] == 3 for r in rows)
+    report = json.loads((out / "eval.json").read_text())
+    assert report["mean_latent_steps"] == 3.0 and report["method"] == "lvr"
+    # the run's own test evaluation decoded the same way
+    assert report["accuracy"] == pytest.approx(metrics["test_accuracy"])
+
+
+def test_lvr_same_seed_same_metrics(lvr_run, tmp_path):
+    values, metrics = lvr_run
+    again = train(load_config(None, {**values, "output_dir": str(tmp_path / "again")}))
+    assert again["history"] == metrics["history"]
+
+
+def test_lvr_refuses_a_task_without_roi(tmp_path):
+    data = make_data(tmp_path / "jigsaw", ["jigsaw"])
+    with pytest.raises(ConfigError, match="task 'jigsaw' has no region of interest for LVR"):
+        train(load_config(None, lvr_values(data, tmp_path / "run")))
+    assert not (tmp_path / "run" / "metrics.json").exists()
+
+
+def test_lvr_refuses_a_family_without_roi_mapping(loc_data, tmp_path):
+    with pytest.raises(ConfigError, match="not available for the llava_onevision family"):
+        train(load_config(None, lvr_values(loc_data, tmp_path / "run", model="tiny:llava_onevision")))
