@@ -75,6 +75,7 @@ METHOD_LABELS = {
     "mask_only": "Mask only",
     "image_twice": "Image twice",
     "prompt_tuning": "Prompt tuning",
+    "lvr": "LVR",
 }
 PROBE_ORDER = (NO_PROBE, "remove_latents", "bottleneck", "bottleneck_remove_latents")
 RANDOM_LABEL = "Random Choice"
@@ -98,10 +99,11 @@ class Result:
     multi_task: bool = False  # trained on several tasks at once (the paper's Table 2 setting)
     split: str = "test"
     random_per_task: dict[str, float] = field(default_factory=dict)  # evals only
+    steps: int | None = None  # LVR: the latent-step budget at test time (a column of its own)
 
     @property
-    def row_key(self) -> tuple[str, str, str, bool]:
-        return (self.base_model, self.method, self.probe, self.multi_task)
+    def row_key(self) -> tuple[str, str, str, bool, int | None]:
+        return (self.base_model, self.method, self.probe, self.multi_task, self.steps)
 
 
 # ----------------------------------------------------------------------------- reading inputs
@@ -218,7 +220,12 @@ def _load_run(run: Path) -> Result:
         per_task=_fractions(per_task, "test_accuracy_per_task", where),
         per_task_n=_run_counts(run, metrics, tasks),
         multi_task=len(tasks) > 1,
+        steps=_steps(config.get("lvr_steps")) if metrics.get("method", config.get("method")) == "lvr" else None,
     )
+
+
+def _steps(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _run_counts(run: Path, metrics: dict[str, Any], tasks: list[str]) -> dict[str, int]:
@@ -264,6 +271,7 @@ def _load_eval(path: Path) -> Result:
         multi_task=method != "zero_shot" and isinstance(train_tasks, list) and len(train_tasks) > 1,
         split=_text(data.get("split") or "test", "split", path),
         random_per_task=_fractions(data.get("random_per_task"), "random_per_task", path, required=False),
+        steps=_steps(data.get("lvr_steps")),
     )
 
 
@@ -320,9 +328,10 @@ def _rank(value: str, order: Iterable[str]) -> tuple[int, str]:
     return (order.index(value), "") if value in order else (len(order), value)
 
 
-def _row_sort_key(key: tuple[str, str, str, bool]) -> tuple:
-    _, method, probe, multi_task = key
-    return (probe != NO_PROBE, multi_task, _rank(method, METHOD_LABELS), _rank(probe, PROBE_ORDER))
+def _row_sort_key(key: tuple[str, str, str, bool, int | None]) -> tuple:
+    _, method, probe, multi_task, steps = key
+    return (probe != NO_PROBE, multi_task, _rank(method, METHOD_LABELS), _rank(probe, PROBE_ORDER),
+            -1 if steps is None else steps)
 
 
 def _mean_cell(cells: dict[str, dict[str, Any]], tasks: list[str]) -> dict[str, Any] | None:
@@ -364,11 +373,12 @@ def seed_cells(results: list[Result], tasks: list[str]) -> tuple[dict[str, dict[
     return cells, _mean_cell(cells, tasks)
 
 
-def _method_row(key: tuple[str, str, str, bool], results: list[Result], tasks: list[str]) -> dict[str, Any]:
-    _, method, probe, multi_task = key
+def _method_row(key: tuple[str, str, str, bool, int | None], results: list[Result],
+                tasks: list[str]) -> dict[str, Any]:
+    _, method, probe, multi_task, steps = key
     cells, mean = seed_cells(results, tasks)
     return {"kind": "method", "label": row_label(method, probe, multi_task), "method": method,
-            "probe": probe, "multi_task": multi_task, "cells": cells, "mean": mean}
+            "probe": probe, "multi_task": multi_task, "cells": cells, "mean": mean, "steps": steps}
 
 
 def _delta_row(ours: dict[str, Any], sft: dict[str, Any], tasks: list[str]) -> dict[str, Any]:
@@ -409,7 +419,7 @@ def _random_row(results: list[Result], tasks: list[str]) -> dict[str, Any]:
 def _input_entry(r: Result) -> dict[str, Any]:
     return {"path": str(r.source), "kind": r.kind, "method": r.method, "base_model": r.base_model,
             "seed": r.seed, "probe": r.probe, "multi_task": r.multi_task, "split": r.split,
-            "per_task": r.per_task, "per_task_n": r.per_task_n}
+            "per_task": r.per_task, "per_task_n": r.per_task_n, "steps": r.steps}
 
 
 def build_table(results: list[Result]) -> dict[str, Any]:
@@ -464,11 +474,13 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def _md_row(row: dict[str, Any], tasks: list[str]) -> str:
+def _md_row(row: dict[str, Any], tasks: list[str], steps_column: bool = False) -> str:
     ours = row["kind"] == "method" and row["method"] == "livr" and row["probe"] == NO_PROBE
     label = f"**{row['label']}**" if ours else row["label"]
     cells = [format_cell(row["cells"].get(t), row["kind"]) for t in tasks]
     cells.append(format_cell(row["mean"], row["kind"], is_mean=True))
+    if steps_column:
+        cells.append("" if row.get("steps") is None else str(row["steps"]))
     return "| " + " | ".join([_escape(label), *cells]) + " |"
 
 
@@ -493,6 +505,9 @@ def _notes(table: dict[str, Any]) -> list[str]:
         notes.append("†: Mean over the tasks this row has, not over every column.")
     if any(row["kind"] == "delta" for row in rows):
         notes.append(f"{DELTA_LABEL}: LIVR minus Direct SFT of the same base model, in points.")
+    if any(row.get("steps") is not None for row in rows):
+        notes.append("Steps: LVR's latent-step budget at test time (fixed exit); steps_0 removes the "
+                     "latent steps.")
     if any(row["probe"] != NO_PROBE for row in rows):
         notes.append("probe rows: the model evaluated with latents removed and/or under the visual "
                      "bottleneck (`livr eval --probe`).")
@@ -501,19 +516,21 @@ def _notes(table: dict[str, Any]) -> list[str]:
 
 def to_markdown(table: dict[str, Any]) -> str:
     tasks = table["tasks"]
-    header = ["Method", *(table["task_labels"][t] for t in tasks), "Mean"]
+    steps_column = any(row.get("steps") is not None for row in _all_rows(table))
+    header = ["Method", *(table["task_labels"][t] for t in tasks), "Mean"] + (["Steps"] if steps_column else [])
+    width = len(tasks) + 1 + int(steps_column)
     lines = [
         "# Results",
         "",
         f"Accuracy (%) on the {table['split']} split, one block of rows per base model.",
         "",
         "| " + " | ".join(_escape(h) for h in header) + " |",
-        "| --- |" + " ---: |" * (len(tasks) + 1),
-        _md_row(table["random"], tasks),
+        "| --- |" + " ---: |" * width,
+        _md_row(table["random"], tasks, steps_column),
     ]
     for block in table["blocks"]:
-        lines.append(f"| *{_escape(block['base_model'])}* |" + " |" * (len(tasks) + 1))
-        lines.extend(_md_row(row, tasks) for row in block["rows"])
+        lines.append(f"| *{_escape(block['base_model'])}* |" + " |" * width)
+        lines.extend(_md_row(row, tasks, steps_column) for row in block["rows"])
     lines += ["", *(f"- {note}" for note in _notes(table)), "", "## Inputs", ""]
     for entry in table["inputs"]:
         tasks_text = ", ".join(f"{t} (n={entry['per_task_n'][t]})" if t in entry["per_task_n"] else t

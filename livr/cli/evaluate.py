@@ -56,7 +56,8 @@ def register(subparsers) -> None:
                                description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     pr.add_argument("model", help="run folder, export folder, model folder, hub id or tiny:<family>")
     pr.add_argument("data", help="livr data folder, or blink[:hub|REPO|PATH]")
-    pr.add_argument("--probes", default=None, metavar="A,B", help=f"subset of {', '.join(PROBES)} (default: all)")
+    pr.add_argument("--probes", default=None, metavar="A,B", help=f"subset of {', '.join(PROBES)} (default: the four of Sec. 4.4.1; for an LVR "
+                    "model its step budgets: none, steps_0, steps_4, steps_8, steps_16)")
     _common(pr)
     pr.set_defaults(func=run_probe_command)
 

@@ -7,6 +7,10 @@ tokens, and which mask policy applies while generating.
                                see the image only through the latents: do they carry it?
     bottleneck_remove_latents  both: no image pathway is left; accuracy must fall to chance
                                and predictions cannot depend on the images
+
+LVR models (decoding "latent") have their own: the latent-step budget at test time, with the
+fixed exit. `steps_0` removes the latent steps (<|lvr_start|> is followed at once by
+<|lvr_end|>): does the answer rely on them? `steps_4/8/16`: LVR's budgets.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ class Probe:
     keep_latents: bool
     mask_policy: str
     description: str
+    lvr_steps: int | None = None  # LVR: latent steps at test time (fixed exit); None: as trained
 
 
 PROBES: dict[str, Probe] = {
@@ -32,8 +37,26 @@ PROBES: dict[str, Probe] = {
         Probe("remove_latents", False, "standard", "latent tokens removed from the prompt"),
         Probe("bottleneck", True, "bottleneck", "bottleneck mask at test: image only through latents"),
         Probe("bottleneck_remove_latents", False, "bottleneck", "bottleneck mask and no latents: no image pathway"),
+        Probe("steps_0", True, "standard", "LVR: latent steps removed", lvr_steps=0),
+        *(Probe(f"steps_{n}", True, "standard", f"LVR: a budget of {n} latent steps", lvr_steps=n)
+          for n in (4, 8, 16)),
     )
 }
+LIVR_PROBES = ("none", "remove_latents", "bottleneck", "bottleneck_remove_latents")
+LVR_PROBES = ("none", "steps_0", "steps_4", "steps_8", "steps_16")
+
+
+def default_probes(decoding: str) -> tuple[str, ...]:
+    """The probes that make sense for a model decoding with `decoding`."""
+    return LVR_PROBES if decoding == "latent" else LIVR_PROBES
+
+
+def check_probe(probe: Probe, decoding: str) -> None:
+    """ConfigError when `probe` does not apply to a model that decodes with `decoding`."""
+    if probe.name not in default_probes(decoding):
+        kind = "an LVR model" if decoding == "latent" else "a model without LVR's latent steps"
+        raise ConfigError(f"probe {probe.name!r} does not apply to {kind}; use one of "
+                          f"{', '.join(default_probes(decoding))}")
 
 
 def get_probe(name: str) -> Probe:

@@ -16,6 +16,7 @@ are written under a temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import platform
@@ -25,7 +26,7 @@ from typing import Any, Sequence
 
 from livr.errors import ConfigError
 from livr.evaluation.benchmarks import benchmark_scores
-from livr.evaluation.probes import PROBES, Probe, get_probe, probe_model
+from livr.evaluation.probes import Probe, check_probe, default_probes, get_probe, probe_model
 from livr.io import atomic_dir
 
 EVAL_FILE = "eval.json"
@@ -120,9 +121,14 @@ class Evaluator:
         from livr.inference.generate import decoder
 
         probe = get_probe(probe) if isinstance(probe, str) else probe
+        check_probe(probe, self.model.decoding)
         examples = self.examples(probe.keep_latents)
         decode = decoder(self.model.decoding)
         extra = {"latent_steps": []} if self.model.decoding == "latent" else {}
+        if probe.lvr_steps is not None:  # LVR's budget probes: a fixed number of latent steps
+            spec = self.model.lm.lvr
+            extra["spec"] = dataclasses.replace(spec, steps=probe.lvr_steps, exit="fixed",
+                                                max_steps=max(spec.max_steps, probe.lvr_steps, 1))
         start = time.perf_counter()
         outputs = decode(probe_model(self.model.lm, probe), examples, batch_size=self.batch_size,
                          max_new_tokens=self.max_new_tokens, mask_policy=probe.mask_policy,
@@ -133,6 +139,7 @@ class Evaluator:
             for row, steps in zip(rows, extra["latent_steps"]):
                 row["latent_steps"] = steps
             summary["mean_latent_steps"] = _mean(extra["latent_steps"])
+            summary["lvr_steps"] = probe.lvr_steps if probe.lvr_steps is not None else self.model.lm.lvr.steps
         summary.update(probe=probe.name, mask_policy=probe.mask_policy, latents_in_prompt=probe.keep_latents
                        and self.model.lm.latents.num_latents > 0, seconds=round(seconds, 3),
                        examples_per_second=round(len(rows) / seconds, 3) if seconds > 0 else None)
@@ -199,9 +206,9 @@ def run_probes(model, records: Sequence[dict], out: str | Path, *, data: str, sp
 
     out = Path(out)
     check_out(out, overwrite)
-    names = list(probes or PROBES)
+    names = list(probes or default_probes(model.decoding))
     for name in names:
-        get_probe(name)
+        check_probe(get_probe(name), model.decoding)
     evaluator = Evaluator(model, records, batch_size=batch_size, max_new_tokens=max_new_tokens,
                           progress=progress)
     header = _header(model, data, split)

@@ -65,3 +65,29 @@ def test_lvr_refuses_a_task_without_roi(tmp_path):
 def test_lvr_refuses_a_family_without_roi_mapping(loc_data, tmp_path):
     with pytest.raises(ConfigError, match="not available for the llava_onevision family"):
         train(load_config(None, lvr_values(loc_data, tmp_path / "run", model="tiny:llava_onevision")))
+
+
+def test_lvr_probes_and_report_row_with_its_step_budget(lvr_run, loc_data, tmp_path):
+    from livr.cli.main import main
+
+    values, _ = lvr_run
+    probes = tmp_path / "probes"
+    assert main(["probe", values["output_dir"], loc_data, "--split", "test", "--probes", "none,steps_0,steps_4",
+                 "--out", str(probes), "--quiet"]) == 0
+    for name, steps in (("none", 3), ("steps_0", 0), ("steps_4", 4)):
+        rows = [json.loads(line) for line in (probes / name / "predictions.jsonl").read_text().splitlines()]
+        assert {r["latent_steps"] for r in rows} == {steps}
+        assert json.loads((probes / name / "eval.json").read_text())["lvr_steps"] == steps
+    with pytest.raises(ConfigError, match="probe 'bottleneck' does not apply to an LVR model"):
+        from livr.evaluation.models import load_eval_model
+        from livr.evaluation.run import Evaluator
+
+        Evaluator(load_eval_model(values["output_dir"]), []).run("bottleneck")
+    out = tmp_path / "report.md"
+    assert main(["report", values["output_dir"], str(probes / "steps_0"), str(probes / "steps_4"),
+                 "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| Steps |" in text
+    lines = [line for line in text.splitlines() if line.startswith("| LVR")]
+    assert lines[0].startswith("| LVR |") and lines[0].rstrip().endswith("| 3 |")
+    assert any("probe: steps_0" in line and line.rstrip().endswith("| 0 |") for line in lines)
