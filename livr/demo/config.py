@@ -51,7 +51,10 @@ MANAGED_TRAINING_FIELDS = frozenset({
 
 
 # ... of which an ablation run may set these
-ABLATION_FIELDS = frozenset({"method", "num_latents", "stage1_epochs", "stage2_epochs", "stage1_mask"})
+ABLATION_FIELDS = frozenset({"method", "num_latents", "stage1_epochs", "stage2_epochs", "stage1_mask",
+                             # an LVR run beside LIVR (method lvr; livr.models.lvr)
+                             "lvr_steps", "lvr_lambda", "lvr_loss", "lvr_exit", "lvr_max_steps",
+                             "lvr_end_threshold", "lvr_switch_weight", "lvr_train_tokens"})
 
 
 def _help(text: str, **kw) -> Any:

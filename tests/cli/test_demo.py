@@ -269,6 +269,20 @@ def test_ablation_runs_are_trained_probed_and_tabled(tmp_path):
     assert "## Ablations (Tables 3 and 4)" in md and "| k2 | livr, K=2, 1+1 epochs |" in md
 
 
+def test_an_lvr_run_beside_livr_in_the_demo(tmp_path):
+    ablations = {"lvr2": {"method": "lvr", "lvr_steps": 2}}
+    path = write_config(tmp_path, tasks=["localization"], attention_examples=0, probe_sft=False,
+                        latents_only=False, ablations=ablations)
+    rc, _, err = call("--model", MODEL, "--config", path, "--out", str(tmp_path / "demo"), "--quiet")
+    assert rc == 0, err
+    out = tmp_path / "demo"
+    metrics = json.loads((out / "runs" / "localization" / "lvr2-seed42" / "metrics.json").read_text())
+    assert metrics["method"] == "lvr" and "train_lvr_reconstruction" in metrics["history"][0]
+    assert not (out / "probes" / "localization" / "lvr2-seed42").exists()  # LIVR's probes do not apply
+    md = (out / "report.md").read_text()
+    assert "| lvr2 | lvr, 2 latent steps, 2 epochs |" in md
+
+
 def test_bad_ablations_are_refused(tmp_path):
     from livr.demo.config import load_demo_config
     from livr.errors import ConfigError
