@@ -75,3 +75,14 @@ def test_demo_configs_load(path):
 
     config = load_demo_config(path=str(path))
     assert config.ablations and all(config.run_fields(name)["method"] for name in config.ablations)
+
+
+def test_lvr_settings():
+    """LVR's setups: 4/8/16 latent steps, fixed exit, lambda 0.1 MSE, the whole language model."""
+    for steps in (4, 8, 16):
+        c = load(CONFIG_DIR / "lvr" / f"qwen2_5_vl_3b_lvr_steps_{steps}.yaml").resolved()
+        spec = c.lvr_spec()
+        assert (spec.steps, spec.exit, spec.lam, spec.loss) == (steps, "fixed", 0.1, "mse")
+        assert c.full_finetune and not c.train_vision and c.num_latents == 0
+    big = load(CONFIG_DIR / "lvr" / "qwen2_5_vl_7b_lvr_steps_8.yaml").resolved()
+    assert big.model == "Qwen/Qwen2.5-VL-7B-Instruct" and big.trainer_args["deepspeed"].endswith("ds_zero3.json")
