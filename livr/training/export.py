@@ -33,6 +33,12 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike, *, merge: boo
     out = Path(out)
     if out.exists() and not overwrite:
         raise ConfigError(f"--out {out} already exists; pass --overwrite or choose another folder")
+    from livr.runs.folder import saved_config
+
+    if saved_config(Path(run_dir)).method_spec.decoding != "greedy":
+        raise ConfigError(f"run {run_dir} was trained with method lvr, which decodes in latent mode "
+                          "(hidden states fed back as inputs): plain generate() cannot do that, so it "
+                          "is not exported yet; evaluate the run folder itself with `livr eval --model RUN`")
     lm, config = load_run(run_dir)
     model = lm.model if config.full_finetune else lm.model.merge_and_unload()
     processor = lm.processor

@@ -91,3 +91,11 @@ def test_lvr_probes_and_report_row_with_its_step_budget(lvr_run, loc_data, tmp_p
     lines = [line for line in text.splitlines() if line.startswith("| LVR")]
     assert lines[0].startswith("| LVR |") and lines[0].rstrip().endswith("| 3 |")
     assert any("probe: steps_0" in line and line.rstrip().endswith("| 0 |") for line in lines)
+
+
+def test_lvr_export_is_refused_by_name(lvr_run, tmp_path):
+    from livr.training.export import export_run
+
+    with pytest.raises(ConfigError, match="method lvr, which decodes in latent mode"):
+        export_run(lvr_run[0]["output_dir"], tmp_path / "export")
+    assert not (tmp_path / "export").exists()
