@@ -44,6 +44,7 @@ class LivrModel:
     latent_ids: list[int]
     name: str
     info: dict = field(default_factory=dict)
+    attention: str = "4d"  # masked-attention path for non-standard policies: "livr_masked" or "4d"
 
     @property
     def tokenizer(self):
@@ -67,19 +68,26 @@ class LivrModel:
         """Keyword arguments for the transformers model under `mask_policy`.
 
         `standard` takes the backbone's native path (2-D padding mask, so fused / flash causal
-        kernels stay usable); any other policy, or `force_4d`, passes an additive 4-D mask and
-        rope positions computed from the 2-D mask.
+        kernels stay usable). Any other policy passes rope positions computed from the 2-D mask
+        and, on the `livr_masked` path, a compact `MaskPlan` (livr.models.attention; no L x L
+        mask); on the `4d` path, or with `force_4d`, an additive 4-D mask.
         """
+        from livr.models.attention import NAME, PLAN_KWARG, MaskPlan, text_attention
+
         policy = get_policy(mask_policy or batch.get("mask_policy", "standard"))
         inputs = {k: batch[k] for k in _MODEL_KEYS if k in batch}
         if policy.is_standard and not force_4d:
             inputs["attention_mask"] = batch["attention_mask"]
             if not self.adapter.uses_mrope:
                 inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
+            return inputs
+        inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
+        # the kernel may have been switched since loading (eager, to read attention weights)
+        if self.attention == NAME and not force_4d and text_attention(self.base_model) == NAME:
+            inputs[PLAN_KWARG] = MaskPlan.for_training(batch["segment_ids"], policy)
         else:
             # not get_input_embeddings().weight: under peft trainable tokens that merges a full copy
             dtype = self.base_model.dtype
-            inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
             inputs["attention_mask"] = build_attention_mask(batch["segment_ids"], policy, dtype=dtype)
         return inputs
 
@@ -154,6 +162,7 @@ def load_backbone(
     train_vision: bool = False,
     dtype: Any = None,
     attn_implementation: str = "sdpa",
+    attention: str = "auto",
     trust_remote_code: bool = False,
     seed: int = 0,
     tie_word_embeddings: bool = False,
@@ -172,6 +181,9 @@ def load_backbone(
     the paper keeps them frozen. `num_latents=0` is Direct SFT.
     `tie_word_embeddings` and `tiny_size` apply only to tiny models. `trainable=False` loads for
     inference only: no adapters, every parameter frozen, eval mode.
+    `attention` picks how non-standard mask policies are applied: `livr_masked` (blockwise, no
+    L x L mask; livr.models.attention), `4d` (an additive 4-D mask), or `auto` (livr_masked where
+    supported, else 4d, logged once).
     """
     spec = LatentSpec(num_latents=num_latents, position=latent_position, shared=shared_latents)
     _check_trainable(lora, full_finetune, train_vision)
@@ -190,7 +202,7 @@ def load_backbone(
     return prepare_backbone(
         model, processor, family, name=name, spec=spec, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha,
         lora_dropout=lora_dropout, full_finetune=full_finetune, train_vision=train_vision, seed=seed,
-        trainable=trainable,
+        trainable=trainable, attention=attention,
     )
 
 
@@ -209,13 +221,17 @@ def prepare_backbone(
     train_vision: bool = False,
     seed: int = 0,
     trainable: bool = True,
+    attention: str = "auto",
 ) -> LivrModel:
     """The second half of `load_backbone`, for a (model, processor) pair built by other means
     (for instance a real-size architecture from its config, as the benchmarks do): adds the
     latent tokens and their embedding rows, then the trainable adapters."""
+    from livr.models.attention import select
+
     _check_trainable(lora, full_finetune, train_vision)
     adapter = get_adapter(family)
     info: dict[str, Any] = {"family": family, "source": name}
+    attention = select(model, family, attention, NATIVE_FAMILIES)
     present, present_shared = existing_latent_count(processor.tokenizer)
     if present and (present != len(spec.vocabulary()) or present_shared != spec.shared):
         raise ConfigError(
@@ -238,7 +254,7 @@ def prepare_backbone(
         model.requires_grad_(False)
         model.eval()
     return LivrModel(model=model, processor=processor, adapter=adapter, latents=spec,
-                     latent_ids=latent_ids, name=name, info=info)
+                     latent_ids=latent_ids, name=name, info=info, attention=attention)
 
 
 def _check_trainable(lora: bool, full_finetune: bool, train_vision: bool) -> None:
