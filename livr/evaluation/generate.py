@@ -70,7 +70,7 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
     model = lm.base_model
     device = model.device
     dtype = model.dtype
-    blockwise = lm.attention == NAME
+    blockwise = lm.attention == NAME and not policy.is_standard
     inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v
               for k, v in lm.model_inputs(batch, policy, force_4d=not blockwise).items()}
     segment_ids = batch["segment_ids"].to(device)
