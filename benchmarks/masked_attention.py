@@ -17,6 +17,8 @@ Per number of image tokens, one process builds the SFT model (LoRA, no latents) 
 Both stages compute the same logits and gradients (tests/models/test_masked_attention.py). The
 goal (issue 19) is stage 1 / SFT within 5% of the floor (L + K) / L, in time and in activation
 memory (bytes autograd saves for backward, parameters excluded; on a GPU, the peak allocated).
+Time is wall-clock and, on a CPU, also the process's CPU time, which other jobs on a shared
+machine do not stretch (they do still compete for caches and memory bandwidth).
 """
 
 from __future__ import annotations
@@ -89,25 +91,36 @@ def run_point(args, image_tokens: int) -> dict:
     for variant in VARIANTS:
         row[f"{variant}_seconds"] = statistics.median(s["seconds"] for s in samples[variant])
         row[f"{variant}_seconds_all"] = [round(s["seconds"], 4) for s in samples[variant]]
+        row[f"{variant}_cpu_seconds"] = statistics.median(s["cpu_seconds"] for s in samples[variant])
         row[f"{variant}_{memory}"] = statistics.median(s[memory] for s in samples[variant])
     for variant in ("stage1", "stage1_4d", "stage2"):
         row[f"{variant}_time_ratio"] = round(row[f"{variant}_seconds"] / row["sft_seconds"], 4)
         row[f"{variant}_time_over_floor"] = round(row[f"{variant}_time_ratio"] / floor, 4)
+        row[f"{variant}_cpu_ratio"] = round(row[f"{variant}_cpu_seconds"] / row["sft_cpu_seconds"], 4)
+        row[f"{variant}_cpu_over_floor"] = round(row[f"{variant}_cpu_ratio"] / floor, 4)
         row[f"{variant}_memory_ratio"] = round(row[f"{variant}_{memory}"] / row[f"sft_{memory}"], 4)
         row[f"{variant}_memory_over_floor"] = round(row[f"{variant}_memory_ratio"] / floor, 4)
     return row
 
 
+def _cpu(row: dict, variant: str) -> str:
+    if f"{variant}_cpu_ratio" not in row:
+        return "-"
+    return f"{row[f'{variant}_cpu_ratio']:.3f} ({100 * (row[f'{variant}_cpu_over_floor'] - 1):+.1f}%)"
+
+
 def markdown(rows: list[dict]) -> str:
     lines = ["| image tokens | L (SFT) | floor | SFT step (s) | stage 1 / SFT, livr_masked | over floor "
-             "| stage 1 / SFT, 4-D | over floor | memory / SFT, livr_masked | over floor | memory / SFT, 4-D "
+             "| same, CPU time | stage 1 / SFT, 4-D | over floor | same, CPU time | memory / SFT, livr_masked | over floor | memory / SFT, 4-D "
              "| over floor | stage 2 / SFT: time, memory | causal rows / masked rows | block masks / one L x L mask |",
-             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(
             f"| {r['image_tokens']} | {r['sft_length']:.0f} | {r['floor']:.3f} | {r['sft_seconds']:.3f} "
             f"| {r['stage1_time_ratio']:.3f} | {100 * (r['stage1_time_over_floor'] - 1):+.1f}% "
+            f"| {_cpu(r, 'stage1')} "
             f"| {r['stage1_4d_time_ratio']:.3f} | {100 * (r['stage1_4d_time_over_floor'] - 1):+.1f}% "
+            f"| {_cpu(r, 'stage1_4d')} "
             f"| {r['stage1_memory_ratio']:.3f} | {100 * (r['stage1_memory_over_floor'] - 1):+.1f}% "
             f"| {r['stage1_4d_memory_ratio']:.3f} | {100 * (r['stage1_4d_memory_over_floor'] - 1):+.1f}% "
             f"| {r['stage2_time_ratio']:.3f}, {r['stage2_memory_ratio']:.3f} "

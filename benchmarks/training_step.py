@@ -143,7 +143,7 @@ def training_step(lm, optimizer, batch: dict, policy: str, force_4d: bool = Fals
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with SavedBytes(lm.model) as saved:
         loss = lm(batch, mask_policy=policy, force_4d=force_4d).loss
     loss.backward()
@@ -152,7 +152,8 @@ def training_step(lm, optimizer, batch: dict, policy: str, force_4d: bool = Fals
     if cuda:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    out = {"seconds": seconds, "saved_bytes": saved.total}
+    # CPU time of the process (all its threads): unlike wall time, not stretched by other jobs
+    out = {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_start, "saved_bytes": saved.total}
     if cuda:
         out["peak_bytes"] = torch.cuda.max_memory_allocated() - before
     return out
