@@ -31,6 +31,7 @@ bench: venv
 	$(PY) benchmarks/real_size.py
 	$(PY) benchmarks/training_step.py --attention sdpa-grouped --growth --growth-latents '' --warmup 1 --repeats 2 --out benchmarks/results/growth_grouped.json
 	$(PY) benchmarks/real_size.py --attention sdpa-grouped --out benchmarks/results/real_size_grouped.json
+	$(PY) benchmarks/masked_attention.py
 	$(PY) benchmarks/evaluation.py
 	$(PY) benchmarks/data_generation.py
 	$(PY) benchmarks/report.py

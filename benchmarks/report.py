@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from common import RESULTS, ROOT
+from masked_attention import markdown as masked_markdown
 from training_step import markdown
 
 COMMANDS = {
@@ -25,6 +26,7 @@ COMMANDS = {
                       "--growth-latents '' --warmup 1 --repeats 2 --out benchmarks/results/growth_grouped.json",
     "real_size_grouped": ".venv/bin/python benchmarks/real_size.py --attention sdpa-grouped "
                          "--out benchmarks/results/real_size_grouped.json",
+    "masked_attention": ".venv/bin/python benchmarks/masked_attention.py",
     "evaluation": ".venv/bin/python benchmarks/evaluation.py",
     "data_generation": ".venv/bin/python benchmarks/data_generation.py",
 }
@@ -96,8 +98,9 @@ def section_training(name: str, title: str, result: dict | None, intro: str) -> 
 
 def section_attention(data: dict) -> list[str]:
     """Stage 1 under the two sdpa paths of benchmarks/common.py ATTENTION_PATHS, side by side."""
-    lines = ["## Masked-attention paths: K/V heads repeated or kept grouped", "",
-             "Stage 1 is the only step with an explicit (4-D) mask. Under a mask, transformers' sdpa "
+    lines = ["## The 4-D-mask path: K/V heads repeated or kept grouped", "",
+             "On the 4-D path (`attention=4d`, the fallback), stage 1 is the only step with an explicit "
+             "mask. Under a mask, transformers' sdpa "
              "repeats the grouped K/V heads to the query heads before the kernel (`sdpa`); "
              "`sdpa-grouped` passes `enable_gqa=True` to the same kernel instead "
              "(transformers' switch `TRANSFORMERS_SDPA_FORCE_GQA=1`). Both are public paths; "
@@ -126,6 +129,22 @@ def section_attention(data: dict) -> list[str]:
     return lines + [""]
 
 
+def section_masked(result: dict | None) -> list[str]:
+    """Stage 1 on livr_masked and on the 4-D mask against Direct SFT (benchmarks/masked_attention.py)."""
+    lines = ["## Stage 1 on the blockwise path (`livr_masked`) and on the 4-D mask", ""]
+    if result is None:
+        return lines + [f"Not measured yet: `{COMMANDS['masked_attention']}`.", ""]
+    lines += [f"Model `{result['size']}` (Qwen2.5-VL class), K = {result['rows'][0]['num_latents']}, batch "
+              f"{result['rows'][0]['batch_size']}; the SFT, stage-1 (both paths) and stage-2 steps in rotating "
+              f"order in one process, medians of {result['rows'][0]['repeats']} after "
+              f"{result['rows'][0]['warmup']} warm-up; SFT kernel `{result['sft_attn']}`. \"over floor\" is the "
+              "ratio divided by the floor (L + K) / L, minus 1: the goal is at most +5%. Both stage-1 paths "
+              "compute the same logits and gradients. The machine is shared with other jobs, so single "
+              "time ratios move by several percent between runs; memory repeats to the byte.", "",
+              f"`{COMMANDS['masked_attention']}`; {where(result)}", "", masked_markdown(result["rows"]), ""]
+    return lines
+
+
 def build(results: Path, out: Path, plot: Path) -> str:
     data = load(results)
     lines = ["# Performance: what LIVR costs over Direct SFT", "",
@@ -135,7 +154,9 @@ def build(results: Path, out: Path, plot: Path) -> str:
              "Columns: L is the Direct SFT sequence length (tokens); the floor is (L + K) / L; step times "
              "are medians of forward + backward + AdamW at batch 1; memory is the GPU peak on a GPU and, on "
              "a CPU, the activation bytes autograd saves for backward; mask + positions is "
-             "`LivrModel.model_inputs` for the bottleneck (4-D additive mask and M-RoPE positions).", ""]
+             "`LivrModel.model_inputs` for the bottleneck (4-D additive mask and M-RoPE positions). The "
+             "training-step, growth and real-size tables measure stage 1 on the 4-D-mask path "
+             "(`attention=4d`); the default is now `livr_masked`, compared with it in its own section.", ""]
     lines += section_training("training_step", "Training step, LIVR against Direct SFT", data.get("training_step"),
                               "Model `small` of `benchmarks/training_step.py` (Qwen2.5-VL class, text 512 x 8 "
                               "layers, vision 256 x 4), one process, the three steps in rotating order.")
@@ -150,6 +171,7 @@ def build(results: Path, out: Path, plot: Path) -> str:
                               "one model in memory (SFT steps use prompts without latents)." + (
                                   f" {data['real_size']['parameters'] / 1e9:.2f}B parameters, "
                                   f"{data['real_size']['dtype']}." if "real_size" in data else ""))
+    lines += section_masked(data.get("masked_attention"))
     lines += section_attention(data)
     lines += ["## Evaluation throughput", ""]
     if "evaluation" in data:

@@ -51,9 +51,12 @@ def sizes():
     }
 
 
-def build(size, num_latents: int, max_pixels: int, *, seed: int = 0, config=None, dtype=None):
+def build(size, num_latents: int, max_pixels: int, *, seed: int = 0, config=None, dtype=None,
+          attention: str = "4d", attn_implementation: str = "sdpa"):
     """A LivrModel of the Qwen2.5-VL class, random init from `seed`: the tiny offline processor,
-    the architecture of `size` (a TinySize) or of a full `config` (a Qwen2_5_VLConfig)."""
+    the architecture of `size` (a TinySize) or of a full `config` (a Qwen2_5_VLConfig).
+    `attention` is the masked path of stage 1: "4d" (the additive 4-D mask, which this script's
+    tables measure) or "livr_masked" (benchmarks/masked_attention.py compares the two)."""
     import torch
 
     from livr.models.backbones import get_adapter
@@ -65,9 +68,9 @@ def build(size, num_latents: int, max_pixels: int, *, seed: int = 0, config=None
     if config is None:
         config = adapter.tiny_config(processor.tokenizer, size, tie_word_embeddings=False)
     torch.manual_seed(seed)
-    model = adapter.model_class._from_config(config, attn_implementation="sdpa", dtype=dtype)
+    model = adapter.model_class._from_config(config, attn_implementation=attn_implementation, dtype=dtype)
     return prepare_backbone(model, processor, "qwen2_5_vl", name="benchmark", seed=seed,
-                            spec=LatentSpec(num_latents=num_latents))
+                            spec=LatentSpec(num_latents=num_latents), attention=attention)
 
 
 def side_for(image_tokens: int) -> int:
@@ -130,7 +133,7 @@ class SavedBytes:
         return sum(self.storages.values())
 
 
-def training_step(lm, optimizer, batch: dict, policy: str) -> dict:
+def training_step(lm, optimizer, batch: dict, policy: str, force_4d: bool = False) -> dict:
     """One optimizer step; seconds and memory."""
     import torch
 
@@ -140,16 +143,17 @@ def training_step(lm, optimizer, batch: dict, policy: str) -> dict:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     with SavedBytes(lm.model) as saved:
-        loss = lm(batch, mask_policy=policy).loss
+        loss = lm(batch, mask_policy=policy, force_4d=force_4d).loss
     loss.backward()
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     if cuda:
         torch.cuda.synchronize()
     seconds = time.perf_counter() - start
-    out = {"seconds": seconds, "saved_bytes": saved.total}
+    # CPU time of the process (all its threads): unlike wall time, not stretched by other jobs
+    out = {"seconds": seconds, "cpu_seconds": time.process_time() - cpu_start, "saved_bytes": saved.total}
     if cuda:
         out["peak_bytes"] = torch.cuda.max_memory_allocated() - before
     return out

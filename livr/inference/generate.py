@@ -63,6 +63,7 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
     `mask_policy`; finished rows continue with `pad_token_id`, as `generate()` does."""
     from transformers import DynamicCache
 
+    from livr.models.attention import NAME, PLAN_KWARG, MaskPlan
     from livr.models.masks import get_policy
     from livr.models.segments import Segment
 
@@ -70,10 +71,14 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
     model = lm.base_model
     device = model.device
     dtype = model.dtype
+    blockwise = lm.attention == NAME and not policy.is_standard
     inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v
-              for k, v in lm.model_inputs(batch, policy, force_4d=True).items()}
+              for k, v in lm.model_inputs(batch, policy, force_4d=not blockwise).items()}
     segment_ids = batch["segment_ids"].to(device)
-    inputs["attention_mask"] = _answer_row_mask(segment_ids, policy, dtype)
+    if blockwise:
+        inputs[PLAN_KWARG] = MaskPlan.for_prompts(segment_ids, policy)
+    else:
+        inputs["attention_mask"] = _answer_row_mask(segment_ids, policy, dtype)
     positions = inputs["position_ids"]
     # one row per new token: an ANSWER row sees every earlier key its policy allows
     blocked = policy.blocked_table(device)[int(Segment.ANSWER)]
@@ -91,10 +96,13 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
         done |= torch.isin(token, eos_ids)
         if bool(done.all()) or step == max_new_tokens - 1:
             break
-        generated = torch.zeros((len(token), step + 1), dtype=dtype, device=device)  # answer keys
-        row = torch.cat([prompt_row, generated], dim=1)[:, None, None, :]
-        out = model(input_ids=token[:, None], attention_mask=row, position_ids=positions[..., -1:] + step + 1,
-                    past_key_values=cache, use_cache=True)
+        if blockwise:
+            step_mask = {PLAN_KWARG: MaskPlan.for_new_tokens(segment_ids, step, policy)}
+        else:
+            generated = torch.zeros((len(token), step + 1), dtype=dtype, device=device)  # answer keys
+            step_mask = {"attention_mask": torch.cat([prompt_row, generated], dim=1)[:, None, None, :]}
+        out = model(input_ids=token[:, None], position_ids=positions[..., -1:] + step + 1,
+                    past_key_values=cache, use_cache=True, **step_mask)
     return torch.stack(tokens, dim=1)
 
 

@@ -48,6 +48,7 @@ class LivrModel:
     lvr: Any = None
     #: LVR: record, vision tensors, record id -> ROI token indices (see livr.data.roi)
     roi_tokens: Any = None
+    attention: str = "4d"  # masked-attention path for non-standard policies: "livr_masked" or "4d"
 
     @property
     def tokenizer(self):
@@ -72,19 +73,26 @@ class LivrModel:
         """Keyword arguments for the transformers model under `mask_policy`.
 
         `standard` takes the backbone's native path (2-D padding mask, so fused / flash causal
-        kernels stay usable); any other policy, or `force_4d`, passes an additive 4-D mask and
-        rope positions computed from the 2-D mask.
+        kernels stay usable). Any other policy passes rope positions computed from the 2-D mask
+        and, on the `livr_masked` path, a compact `MaskPlan` (livr.models.attention; no L x L
+        mask); on the `4d` path, or with `force_4d`, an additive 4-D mask.
         """
+        from livr.models.attention import NAME, PLAN_KWARG, MaskPlan, text_attention
+
         policy = get_policy(mask_policy or batch.get("mask_policy", "standard"))
         inputs = {k: batch[k] for k in _MODEL_KEYS if k in batch}
         if policy.is_standard and not force_4d:
             inputs["attention_mask"] = batch["attention_mask"]
             if not self.adapter.uses_mrope:
                 inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
+            return inputs
+        inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
+        # the kernel may have been switched since loading (eager, to read attention weights)
+        if self.attention == NAME and not force_4d and text_attention(self.base_model) == NAME:
+            inputs[PLAN_KWARG] = MaskPlan.for_training(batch["segment_ids"], policy)
         else:
             # not get_input_embeddings().weight: under peft trainable tokens that merges a full copy
             dtype = self.base_model.dtype
-            inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
             inputs["attention_mask"] = build_attention_mask(batch["segment_ids"], policy, dtype=dtype)
         return inputs
 
@@ -159,6 +167,7 @@ def load_backbone(
     train_vision: bool = False,
     dtype: Any = None,
     attn_implementation: str = "sdpa",
+    attention: str = "auto",
     trust_remote_code: bool = False,
     seed: int = 0,
     tie_word_embeddings: bool = False,
@@ -179,6 +188,9 @@ def load_backbone(
     `tie_word_embeddings` and `tiny_size` apply only to tiny models. `trainable=False` loads for
     inference only: no adapters, every parameter frozen, eval mode. `lvr` (a
     `livr.models.lvr.LvrSpec`) adds LVR's tokens, trainable like the latent rows.
+    `attention` picks how non-standard mask policies are applied: `livr_masked` (blockwise, no
+    L x L mask; livr.models.attention), `4d` (an additive 4-D mask), or `auto` (livr_masked where
+    supported, else 4d, logged once).
     """
     spec = LatentSpec(num_latents=num_latents, position=latent_position, shared=shared_latents)
     _check_trainable(lora, full_finetune, train_vision)
@@ -197,7 +209,7 @@ def load_backbone(
     return prepare_backbone(
         model, processor, family, name=name, spec=spec, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha,
         lora_dropout=lora_dropout, full_finetune=full_finetune, train_vision=train_vision, seed=seed,
-        trainable=trainable, lvr=lvr,
+        trainable=trainable, lvr=lvr, attention=attention,
     )
 
 
@@ -217,13 +229,17 @@ def prepare_backbone(
     seed: int = 0,
     trainable: bool = True,
     lvr: Any = None,
+    attention: str = "auto",
 ) -> LivrModel:
     """The second half of `load_backbone`, for a (model, processor) pair built by other means
     (for instance a real-size architecture from its config, as the benchmarks do): adds the
     latent tokens and their embedding rows, then the trainable adapters."""
+    from livr.models.attention import select
+
     _check_trainable(lora, full_finetune, train_vision)
     adapter = get_adapter(family)
     info: dict[str, Any] = {"family": family, "source": name}
+    attention = select(model, family, attention, NATIVE_FAMILIES)
     present, present_shared = existing_latent_count(processor.tokenizer)
     if present and (present != len(spec.vocabulary()) or present_shared != spec.shared):
         raise ConfigError(
@@ -254,7 +270,7 @@ def prepare_backbone(
         model.requires_grad_(False)
         model.eval()
     return LivrModel(model=model, processor=processor, adapter=adapter, latents=spec,
-                     latent_ids=latent_ids, name=name, info=info,
+                     latent_ids=latent_ids, name=name, info=info, attention=attention,
                      lvr=lvr if lvr is not None and lvr.enabled else None)
 
 

@@ -112,6 +112,25 @@ def query_roles(segment_ids: torch.Tensor) -> torch.Tensor:
     return roles
 
 
+def allowed_rows(key_segments: torch.Tensor, row_roles: torch.Tensor, row_positions: torch.Tensor,
+                 table: torch.Tensor) -> torch.Tensor:
+    """Some rows of the allowed matrix: (B, R, Lk) bool, True where a row may attend to a key.
+
+    key_segments (B, Lk): the segment of every key; row_roles (B, R): the role of each row (its
+    segment, or ANSWER when it predicts an answer token, see `query_roles`); row_positions (R,):
+    each row's own index among the keys; table: the policy's `blocked_table`. Pad keys are
+    blocked, a pad row sees only itself, and every row keeps itself (no row is empty).
+    """
+    length = key_segments.shape[1]
+    keys = torch.arange(length, device=key_segments.device)
+    own = keys[None, :] == row_positions[:, None]  # (R, Lk)
+    is_pad = key_segments == S.PAD  # (B, Lk)
+    row_is_pad = is_pad[:, row_positions]  # (B, R)
+    allowed = (keys[None, :] <= row_positions[:, None])[None] & ~is_pad[:, None, :] & ~row_is_pad[:, :, None]
+    allowed &= ~table[row_roles[:, :, None], key_segments[:, None, :]]
+    return allowed | own[None]
+
+
 def allowed_matrix(segment_ids: torch.Tensor, policy: str | MaskPolicy) -> torch.Tensor:
     """(B, L) segment ids -> (B, L, L) bool, True where query row may attend to key column.
 
@@ -119,19 +138,9 @@ def allowed_matrix(segment_ids: torch.Tensor, policy: str | MaskPolicy) -> torch
     index order.
     """
     policy = get_policy(policy)
-    _, length = segment_ids.shape
     device = segment_ids.device
-    idx = torch.arange(length, device=device)
-    causal = idx[None, :] <= idx[:, None]  # (L, L)
-    is_pad = segment_ids == S.PAD  # (B, L)
-    allowed = causal[None] & ~is_pad[:, None, :] & ~is_pad[:, :, None]  # (B, L, L)
-    if not policy.is_standard:
-        table = policy.blocked_table(device)
-        roles = query_roles(segment_ids)
-        allowed &= ~table[roles[:, :, None], segment_ids[:, None, :]]
-    # every row keeps itself, so pad rows (and anything fully blocked) never become empty
-    allowed |= torch.eye(length, dtype=torch.bool, device=device)[None]
-    return allowed
+    positions = torch.arange(segment_ids.shape[1], device=device)
+    return allowed_rows(segment_ids, query_roles(segment_ids), positions, policy.blocked_table(device))
 
 
 def additive_mask(allowed: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:

@@ -145,6 +145,11 @@ class LivrTrainingConfig:
     bf16: bool = _help("bf16 mixed precision (GPU).", default=False)
     attn_implementation: str = _help("Attention kernel: sdpa (default) or eager. 4-D bottleneck "
                                      "masks need one of these.", default="sdpa")
+    attention: str = _help("How non-standard mask policies (the bottleneck) are applied: livr_masked "
+                           "(blockwise attention from per-token segments, no L x L mask), 4d (an "
+                           "additive 4-D mask, the older path), or auto (livr_masked where supported: "
+                           "native families under sdpa; else 4d, logged once). Same results either "
+                           "way; see docs/performance.md.", default="auto")
     gradient_checkpointing: bool = _help("Recompute activations in the backward pass (saves memory).",
                                          default=False)
     max_pixels: int | None = _help("Cap on pixels per image for the processor (real backbones).",
@@ -394,6 +399,8 @@ def problems(config: LivrTrainingConfig) -> list[str]:
         out.append(f"dtype must be one of {', '.join(DTYPES)}, got {c.dtype!r}")
     if c.attn_implementation not in ("sdpa", "eager"):
         out.append(f"attn_implementation must be sdpa or eager (4-D masks), got {c.attn_implementation!r}")
+    if c.attention not in ("auto", "livr_masked", "4d"):
+        out.append(f"attention must be auto, livr_masked or 4d, got {c.attention!r}")
     out += _trainer_args_problems(c.trainer_args)
     return out
 

@@ -53,6 +53,7 @@ def load_model(config: LivrTrainingConfig, name: str | None = None):
         train_vision=config.train_vision,
         dtype=resolve_dtype(config.dtype),
         attn_implementation=config.attn_implementation,
+        attention=config.attention,
         trust_remote_code=config.trust_remote_code,
         seed=config.seed,
         processor_kwargs={"max_pixels": config.max_pixels} if config.max_pixels else None,
@@ -68,7 +69,7 @@ def load_run(run_dir: str | os.PathLike, **overrides):
 
     Encode prompts for it with `image_repeats=config.method_spec.image_repeats` (2 for
     `image_twice`, which sees its images twice at test time too). `overrides` replace config
-    fields that do not change the weights (`dtype`, `attn_implementation`).
+    fields that do not change the weights (`dtype`, `attn_implementation`, `attention`).
     """
     import dataclasses
 

@@ -79,6 +79,7 @@ def test_latent_to_image_maps_match_output_attentions(lm):
 
 
 def test_attention_kernel_is_restored():
-    lm = load_backbone("tiny:qwen2_5_vl", num_latents=2, trainable=False)  # sdpa
+    lm = load_backbone("tiny:qwen2_5_vl", num_latents=2, trainable=False)  # sdpa under livr_masked
+    before = lm.base_model.config.get_text_config()._attn_implementation
     answer_latent_attention(lm, _records()[:1])
-    assert lm.base_model.config.get_text_config()._attn_implementation == "sdpa"
+    assert lm.base_model.config.get_text_config()._attn_implementation == before == "livr_masked"

@@ -3,6 +3,7 @@
 Proof by gradient: with no latents under `bottleneck`, the training loss (computed on the rows
 that predict answer tokens) has exactly zero gradient w.r.t. pixel_values, and perturbing the
 pixels moves none of those logits. With latents the image reaches the answer through them.
+Every test runs on both masked-attention paths (blockwise `livr_masked` and the 4-D mask).
 """
 
 import pytest
@@ -34,9 +35,17 @@ def family(request):
     return request.param
 
 
+@pytest.fixture(scope="module", params=["livr_masked", "4d"])
+def path(request):
+    """The masked-attention path: blockwise (livr.models.attention) or the additive 4-D mask."""
+    return request.param
+
+
 @pytest.fixture(scope="module")
-def models(family):
-    return {k: load_backbone(f"tiny:{family}", num_latents=k, seed=3) for k in (0, 4)}
+def models(family, path):
+    out = {k: load_backbone(f"tiny:{family}", num_latents=k, seed=3, attention=path) for k in (0, 4)}
+    assert all(lm.attention == path for lm in out.values())
+    return out
 
 
 @pytest.mark.parametrize("answers", ["records", "letter_records"])

@@ -24,8 +24,8 @@ def test_standard_4d_matches_native_2d(family, attn, records):
     assert (a[real] - b[real]).abs().max().item() <= 1e-5
 
 
-def test_bottleneck_uses_4d_mask(records):
-    lm = load_backbone("tiny:qwen2_5_vl", num_latents=2)
+def test_bottleneck_on_the_4d_path_uses_4d_mask(records):
+    lm = load_backbone("tiny:qwen2_5_vl", num_latents=2, attention="4d")
     inputs = lm.model_inputs(lm.collator("bottleneck")(records))
     assert inputs["attention_mask"].dim() == 4 and inputs["attention_mask"].dtype == torch.float32
     assert inputs["position_ids"].shape[0] == 3  # M-RoPE positions computed from the 2-D mask
