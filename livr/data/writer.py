@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Union
 
 import datasets
+import numpy as np
 import pyarrow as pa
 from PIL import Image as PILImage
 
@@ -147,6 +148,44 @@ def _encoded_records(records: list[dict[str, Any]], workers: int) -> list[dict[s
     return out
 
 
+_IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])  # datasets.Image storage
+_MAX_BINARY = 2**31 - 1  # bytes in one Arrow `binary` array (int32 offsets)
+
+
+def _image_structs(values: list[dict[str, Any] | None]) -> pa.StructArray | None:
+    """Image storage for encoded images ({"bytes": ..., "path": None}; None for no image) with
+    all their bytes copied once into one buffer; `pa.array` grows its buffer by doubling, 4-6x
+    slower for a few hundred MB. None when some image has a path or the bytes do not fit."""
+    if any(v is not None and (v["path"] is not None or v["bytes"] is None) for v in values):
+        return None
+    blobs = [b"" if v is None else v["bytes"] for v in values]
+    sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    if sizes.sum() > _MAX_BINARY:
+        return None
+    offsets = np.zeros(len(blobs) + 1, dtype=np.int32)
+    np.cumsum(sizes, out=offsets[1:])
+    data = pa.Array.from_buffers(pa.binary(), len(blobs),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(blobs))])
+    missing = [v is None for v in values]
+    return pa.StructArray.from_arrays([data, pa.nulls(len(values), pa.string())], fields=list(_IMAGE),
+                                      mask=pa.array(missing) if any(missing) else None)
+
+
+def _column(values: list, type_: pa.DataType) -> pa.Array:
+    """One column of the split's Arrow table; image columns built by `_image_structs`."""
+    if type_ == _IMAGE:
+        structs = _image_structs(values)
+    elif pa.types.is_list(type_) and type_.value_type == _IMAGE:
+        structs = _image_structs([im for images in values for im in images])
+        if structs is not None:
+            offsets = np.zeros(len(values) + 1, dtype=np.int32)
+            np.cumsum([len(images) for images in values], out=offsets[1:])
+            return pa.ListArray.from_arrays(pa.array(offsets), structs, type=type_)
+    else:
+        structs = None
+    return structs if structs is not None else pa.array(values, type=type_)
+
+
 def to_dataset(records: list[dict[str, Any]], split: str, workers: int = 1) -> datasets.Dataset:
     """One split as a `datasets.Dataset` with `FEATURES` and a content-derived fingerprint.
 
@@ -160,7 +199,9 @@ def to_dataset(records: list[dict[str, Any]], split: str, workers: int = 1) -> d
     # fingerprint it by pickling every image byte (~1 s per 1,000 visual_correspondence records).
     encoded = _encoded_records(records, workers)
     columns = FEATURES.encode_batch({c: [r[c] for r in encoded] for c in COLUMNS})
-    table = pa.Table.from_pydict(columns, schema=FEATURES.arrow_schema)
+    schema = FEATURES.arrow_schema
+    table = pa.Table.from_arrays([_column(columns[c], schema.field(c).type) for c in COLUMNS],
+                                 schema=schema)
     return datasets.Dataset(
         InMemoryTable(table), info=datasets.DatasetInfo(features=FEATURES), split=split,
         fingerprint=_content_fingerprint(table, None, split),
