@@ -29,6 +29,7 @@ COMMANDS = {
     "masked_attention": ".venv/bin/python benchmarks/masked_attention.py",
     "evaluation": ".venv/bin/python benchmarks/evaluation.py",
     "data_generation": ".venv/bin/python benchmarks/data_generation.py",
+    "data_synth": ".venv/bin/python benchmarks/data_generation.py --synth",
 }
 
 
@@ -145,6 +146,30 @@ def section_masked(result: dict | None) -> list[str]:
     return lines
 
 
+def section_synth(ds: dict | None) -> list[str]:
+    """`livr data synth` of N train records per task: CPU seconds per step, then the command's wall
+    time at each --workers (a fresh process: start-up and imports included)."""
+    lines = ["", "## Writing a data folder: `livr data synth`", ""]
+    if ds is None:
+        return lines + [f"Not measured yet: `{COMMANDS['data_synth']}`."]
+    workers = ds["workers"]
+    loads = [c[k] for r in ds["results"] for c in r["synth"] for k in ("load_before", "load_after")]
+    lines += [f"`{COMMANDS['data_synth']}`; {ds['n']} train records per task (`--train {ds['n']} --val 0 "
+              f"--test 0`); {where(ds)}. Steps: CPU seconds in one process on one thread; then the wall "
+              f"seconds of the whole command at each `--workers`, with its CPU seconds. The machine was "
+              f"shared with other jobs: 1-minute load average {min(loads):.1f} to {max(loads):.1f} "
+              f"during the runs (2 cores).", "",
+              "| task | images | draw | PNG | table | write | " + " | ".join(
+                  f"wall s, {w} worker{'s' if w > 1 else ''} (CPU s)" for w in workers) + " | MB |",
+              "|---|---:|---:|---:|---:|---:|" + "---:|" * len(workers) + "---:|"]
+    for r in ds["results"]:
+        p = r["phases"]
+        runs = " | ".join(f"{c['seconds']:.1f} ({c['cpu_seconds']:.1f})" for c in r["synth"])
+        lines.append(f"| {r['task']} | {p['images']} | {p['draw']:.2f} | {p['png']:.2f} | {p['table']:.2f} | "
+                     f"{p['write']:.2f} | {runs} | {r['synth'][-1]['megabytes']:.0f} |")
+    return lines
+
+
 def build(results: Path, out: Path, plot: Path) -> str:
     data = load(results)
     lines = ["# Performance: what LIVR costs over Direct SFT", "",
@@ -190,6 +215,7 @@ def build(results: Path, out: Path, plot: Path) -> str:
         lines += [f"| {r['task']} | {r['examples_per_s']:.1f} | {r['seconds_per_1000']:.2f} |" for r in dg["results"]]
     else:
         lines.append(f"Not measured yet: `{COMMANDS['data_generation']}`.")
+    lines += section_synth(data.get("data_synth"))
     text = "\n".join(lines) + "\n"
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

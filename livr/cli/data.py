@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import collections
 import importlib
+import os
 import sys
 import time
 import zlib
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from livr.errors import ConfigError, DataError, LivrError
 
+MAX_WORKERS = 4  # default --workers cap: the drawing stays on one core, so more gain little
 DEFAULT_SIZES = {"train": 1000, "validation": 250, "test": 250}  # per task (paper: 1,000 train)
 
 
@@ -117,10 +119,21 @@ def _register_synth(sub) -> None:
         help="difficulty level of every task: paper (default, the paper's rules) or an easier one "
         "(e.g. easy); docs/data.md lists each task's levels",
     )
+    p.add_argument(
+        "--workers", type=int, default=None, metavar="N",
+        help="images encoded at once (threads; default: the number of CPU cores, at most "
+        f"{MAX_WORKERS}); the output is the same bytes for any N",
+    )
     p.add_argument("--out", required=True, help="data folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run_synth)
+
+
+def default_workers() -> int:
+    """The CPU cores this process may use, at most MAX_WORKERS."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cores or 1, MAX_WORKERS))
 
 
 def _load_generators(tasks: list[str]) -> None:
@@ -173,6 +186,9 @@ def run_synth(args) -> int:
     }
     if args.image_size is not None and args.image_size < 1:
         raise ConfigError(f"--image-size must be a positive number of pixels, got {args.image_size}")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers must be >= 1 (images encoded at once), got {args.workers}")
+    workers = args.workers or default_workers()
     refuse_existing(args.out, args.overwrite, what="--out")
     _load_generators(tasks)
     for task in tasks:
@@ -191,7 +207,7 @@ def run_synth(args) -> int:
                 # Encoded to Arrow at once, so decoded images of only one chunk are in memory.
                 per_task[task][split] = to_dataset(
                     shrink_images(generate_split(task, split, n, args.seed, level=args.level),
-                                  args.image_size), split)
+                                  args.image_size), split, workers=workers)
                 bar.update(n)
     splits = mix_splits(per_task, args.seed)
     write_dataset(splits, args.out, overwrite=args.overwrite)

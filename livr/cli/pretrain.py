@@ -18,7 +18,7 @@ import sys
 
 
 def register(subparsers) -> None:
-    from livr.pretrain.train import PretrainConfig
+    from livr.pretrain.config import PretrainConfig
 
     parser = subparsers.add_parser("pretrain-base", help="pretrain the shipped tiny base model (livr-tiny)",
                                    description=__doc__.split("\n\n", 1)[1],

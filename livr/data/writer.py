@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Union
 
 import datasets
+import numpy as np
 import pyarrow as pa
 from PIL import Image as PILImage
 
+from datasets.table import InMemoryTable
+
+from livr.data.png import encode_images
 from livr.data.schema import COLUMNS, FEATURES, SPLITS
 from livr.data.validate import check_record
 from livr.errors import DataError
@@ -95,53 +98,114 @@ def _hash_table(table: pa.Table) -> str:
     return digest.hexdigest()
 
 
+def _content_fingerprint(table: pa.Table, indices: pa.Table | None, split: str) -> str:
+    """A fingerprint derived from the content (and row order) only."""
+    key = f"livr/{split}/{_hash_table(table)}"
+    if indices is not None:  # a select()/shuffle: the order is part of the content
+        key += f"/{_hash_table(indices)}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
 def _fingerprinted(ds: datasets.Dataset, split: str) -> datasets.Dataset:
     """The same rows with a fingerprint derived from the content (and row order) only."""
-    key = f"livr/{split}/{_hash_table(ds.data.table)}"
-    if ds._indices is not None:  # a select()/shuffle: the order is part of the content
-        key += f"/{_hash_table(ds._indices.table)}"
-    fingerprint = hashlib.sha256(key.encode()).hexdigest()[:16]
+    indices = ds._indices.table if ds._indices is not None else None
     return datasets.Dataset(
-        ds.data, info=ds.info, split=split, indices_table=ds._indices, fingerprint=fingerprint
+        ds.data, info=ds.info, split=split, indices_table=ds._indices,
+        fingerprint=_content_fingerprint(ds.data.table, indices, split),
     )
 
 
 PNG_MODES = ("1", "L", "LA", "P", "RGB", "RGBA", "I;16")
 
 
-def _encode_image(image: Any) -> Any:
-    """A PIL image we drew -> PNG bytes at zlib level 1 (lossless; half the time of level 6
-    for ~10% more bytes). Anything else (bytes dicts, JPEG-decoded images) is left to datasets."""
-    if isinstance(image, PILImage.Image) and image.format is None and image.mode in PNG_MODES:
-        buf = io.BytesIO()
-        image.save(buf, format="PNG", compress_level=1)
-        return {"bytes": buf.getvalue(), "path": None}
-    return image
+def _drawn(image: Any) -> bool:
+    """An image we drew (no file format behind it) in a mode PNG holds: encoded here; anything
+    else (bytes dicts, JPEG-decoded images) is left to datasets."""
+    return isinstance(image, PILImage.Image) and image.format is None and image.mode in PNG_MODES
 
 
-def _encoded(record: dict[str, Any]) -> dict[str, Any]:
-    out = dict(record)
-    out["images"] = [_encode_image(im) for im in record["images"]]
-    if record["helper_image"] is not None:
-        out["helper_image"] = _encode_image(record["helper_image"])
+def _encoded_records(records: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
+    """The records with every drawn image replaced by its PNG bytes (livr.data.png), encoded
+    `workers` at a time; the bytes do not depend on `workers`."""
+    drawn = [
+        im
+        for rec in records
+        for im in (*rec["images"], rec["helper_image"])
+        if _drawn(im)
+    ]
+    png = dict(zip(map(id, drawn), encode_images(drawn, workers)))
+
+    def enc(image: Any) -> Any:
+        return {"bytes": png[id(image)], "path": None} if _drawn(image) else image
+
+    out = []
+    for rec in records:
+        rec = dict(rec)
+        rec["images"] = [enc(im) for im in rec["images"]]
+        if rec["helper_image"] is not None:
+            rec["helper_image"] = enc(rec["helper_image"])
+        out.append(rec)
     return out
 
 
-def to_dataset(records: list[dict[str, Any]], split: str) -> datasets.Dataset:
+_IMAGE = pa.struct([("bytes", pa.binary()), ("path", pa.string())])  # datasets.Image storage
+_MAX_BINARY = 2**31 - 1  # bytes in one Arrow `binary` array (int32 offsets)
+
+
+def _image_structs(values: list[dict[str, Any] | None]) -> pa.StructArray | None:
+    """Image storage for encoded images ({"bytes": ..., "path": None}; None for no image) with
+    all their bytes copied once into one buffer; `pa.array` grows its buffer by doubling, 4-6x
+    slower for a few hundred MB. None when some image has a path or the bytes do not fit."""
+    if any(v is not None and (v["path"] is not None or v["bytes"] is None) for v in values):
+        return None
+    blobs = [b"" if v is None else v["bytes"] for v in values]
+    sizes = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    if sizes.sum() > _MAX_BINARY:
+        return None
+    offsets = np.zeros(len(blobs) + 1, dtype=np.int32)
+    np.cumsum(sizes, out=offsets[1:])
+    data = pa.Array.from_buffers(pa.binary(), len(blobs),
+                                 [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(blobs))])
+    missing = [v is None for v in values]
+    return pa.StructArray.from_arrays([data, pa.nulls(len(values), pa.string())], fields=list(_IMAGE),
+                                      mask=pa.array(missing) if any(missing) else None)
+
+
+def _column(values: list, type_: pa.DataType) -> pa.Array:
+    """One column of the split's Arrow table; image columns built by `_image_structs`."""
+    if type_ == _IMAGE:
+        structs = _image_structs(values)
+    elif pa.types.is_list(type_) and type_.value_type == _IMAGE:
+        structs = _image_structs([im for images in values for im in images])
+        if structs is not None:
+            offsets = np.zeros(len(values) + 1, dtype=np.int32)
+            np.cumsum([len(images) for images in values], out=offsets[1:])
+            return pa.ListArray.from_arrays(pa.array(offsets), structs, type=type_)
+    else:
+        structs = None
+    return structs if structs is not None else pa.array(values, type=type_)
+
+
+def to_dataset(records: list[dict[str, Any]], split: str, workers: int = 1) -> datasets.Dataset:
     """One split as a `datasets.Dataset` with `FEATURES` and a content-derived fingerprint.
 
     The images are encoded (PNG, or their original bytes) into Arrow memory, so converting
-    records early frees the decoded images (what `livr data synth` does per task).
+    records early frees the decoded images (what `livr data synth` does per task). `workers`
+    threads encode the PNGs; the result is the same for any number.
     """
     for i, rec in enumerate(records):
         _check_record(rec, split, i)
-    if records:
-        ds = datasets.Dataset.from_list(
-            [_encoded(r) for r in records], features=FEATURES, split=split
-        )
-    else:
-        ds = datasets.Dataset.from_dict({c: [] for c in COLUMNS}, features=FEATURES, split=split)
-    return _fingerprinted(ds, split)
+    # The Arrow table is built here rather than by `Dataset.from_list`, which would first
+    # fingerprint it by pickling every image byte (~1 s per 1,000 visual_correspondence records).
+    encoded = _encoded_records(records, workers)
+    columns = FEATURES.encode_batch({c: [r[c] for r in encoded] for c in COLUMNS})
+    schema = FEATURES.arrow_schema
+    table = pa.Table.from_arrays([_column(columns[c], schema.field(c).type) for c in COLUMNS],
+                                 schema=schema)
+    return datasets.Dataset(
+        InMemoryTable(table), info=datasets.DatasetInfo(features=FEATURES), split=split,
+        fingerprint=_content_fingerprint(table, None, split),
+    )
 
 
 def to_dataset_dict(splits: Mapping[str, SplitData]) -> datasets.DatasetDict:

@@ -155,10 +155,13 @@ def train(config: LivrTrainingConfig, *, resume: bool = False, overwrite: bool =
 
     from livr.data.leakage import check_leakage
     from livr.training.data import encode_run_data, load_run_data
-    from livr.training.trainer import cpu_processes
+    from livr.training.trainer import cpu_processes, fsdp_on_cpu_note
 
     config = config.resolved()
     is_main = PartialState(cpu=cpu_processes()).is_main_process  # initialises torch.distributed
+    note = fsdp_on_cpu_note(config.trainer_args)
+    if note:
+        _say(is_main, note)
     run = Path(config.output_dir)
     status = prepare_folder(config, resume=resume, overwrite=overwrite)
     if status == "finished":

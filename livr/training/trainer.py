@@ -114,6 +114,19 @@ def cpu_processes() -> bool:
     return not torch.cuda.is_available() and int(os.environ.get("WORLD_SIZE", "1")) > 1
 
 
+def fsdp_on_cpu_note(trainer_args: dict[str, Any]) -> str | None:
+    """A note for a multi-process CPU run that asks for FSDP (accelerate's FSDP config, or
+    `fsdp` in trainer_args), which accelerate runs as DDP instead: its AcceleratorState switches
+    to FSDP only on accelerator devices, and without CUDA it keeps MULTI_CPU (gloo), with no
+    error (tests/training/test_fsdp.py records it). None otherwise."""
+    asked = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true" or bool(
+        trainer_args.get("fsdp"))
+    if not (asked and cpu_processes()):
+        return None
+    return ("note: FSDP was asked for, but accelerate runs processes without CUDA as DDP over gloo "
+            "(every process holds the whole model; docs/training.md, 'Several processes and GPUs')")
+
+
 def stage_arguments(config, stage: int, epochs: int, run_dir: Path) -> TrainingArguments:
     """TrainingArguments of one stage (a fresh optimizer and warm-up + decay schedule)."""
     report_to = [r for r in config.report_to if r not in ("tensorboard", "none")] or "none"

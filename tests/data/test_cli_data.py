@@ -157,6 +157,22 @@ def test_synth_real_generator_tiny(tmp_path, capsys):
     assert all("Action plan:" in a for a in dd["train"]["answer"])
 
 
+def test_synth_same_bytes_for_any_number_of_workers(tmp_path, capsys):
+    """Real generators with photos, helper images and two images per record: every file of the
+    folder (sha256) is the same whether one thread or three encode the images."""
+    folders = []
+    for workers in (1, 3):
+        folders.append(tmp_path / f"w{workers}")
+        code, out, _ = run_cli(capsys, "data", "synth", "--tasks", "counting,visual_correspondence",
+                               "--train", 5, "--val", 2, "--test", 2, "--workers", workers,
+                               "--out", folders[-1], "--no-progress")
+        assert code == 0, out
+    one, three = (_digests(f) for f in folders)
+    assert len(one) > 3 and one == three
+    dd = load_data(folders[0])
+    assert dd["train"][0]["images"][0].mode == "RGB" and len(dd["train"]) == 10
+
+
 def test_synth_image_size_shrinks_images_only(tmp_path, capsys, fake_generators):
     """--image-size: the same records, every image's longer side at most PX (aspect kept)."""
     args = ["data", "synth", "--task", "localization", "--train", 3, "--val", 1, "--test", 1, "--no-progress"]
@@ -185,6 +201,7 @@ def test_synth_defaults_follow_the_paper():
         (["--task", "jigsaw", "--train", "-3"], ["--train must be >= 0", "-3"]),
         (["--task", "jigsaw", "--test", "-1"], ["--test must be >= 0"]),
         (["--task", "jigsaw", "--image-size", "0"], ["--image-size", "positive", "0"]),
+        (["--task", "jigsaw", "--workers", "0"], ["--workers must be >= 1", "0"]),
     ],
 )
 def test_synth_bad_options(tmp_path, capsys, fake_generators, argv, needles):

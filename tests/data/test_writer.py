@@ -186,3 +186,21 @@ def test_atomic_outputs_get_normal_permissions(tmp_path):
         os.umask(umask)
     assert stat.S_IMODE((tmp_path / "m.json").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+
+def test_image_columns_equal_arrows_own_conversion():
+    """The image columns built from one buffer (writer._column) hold what pa.array makes of the
+    same values: bytes, null helper images, and (by falling back) images that carry a path."""
+    import pyarrow as pa
+
+    from livr.data.writer import _column
+
+    image_t = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    png = [{"bytes": bytes([i]) * (i * 7 + 1), "path": None} for i in range(5)]
+    helper = [png[0], None, png[3], None]
+    images = [[png[1]], [png[2], png[4]], [], [png[0], png[1], png[2], png[3]]]
+    with_path = [[png[1]], [{"bytes": None, "path": "/x.png"}]]
+    for values, type_ in [(helper, image_t), ([None, None], image_t), (images, pa.list_(image_t)),
+                          (with_path, pa.list_(image_t))]:
+        built = _column(values, type_)
+        assert built.type == type_ and built.equals(pa.array(values, type=type_)), values
