@@ -119,6 +119,11 @@ class BackboneAdapter:
         raise ConfigError(f"method lvr is not available for the {self.family} family yet: its ROI "
                           "cannot be mapped onto its image tokens (Qwen2.5-VL and Qwen3-VL can)")
 
+    def roi_mapper(self, model, processor):
+        """LVR: the `roi_tokens(record, vision, rid)` callable for this loaded model (families
+        whose token layout depends on the model's config bind it here)."""
+        return self.roi_tokens
+
     def processor_images_arg(self, images: list) -> Any:
         """How this family's processor wants one record's images."""
         return images
