@@ -28,6 +28,13 @@ merger turns each 2 x 2 block of patches into one language-model token, so token
 order over the (h/2, w/2) grid) covers a 28 x 28 cell of the resized image (Qwen3-VL: 16 px
 patches, 32 px cells). A token is in the ROI when its cell intersects a box scaled from the
 original to the resized size. In `pixel_values` the 4 rows [4j, 4j + 4) are token j's patches.
+
+LLaVA-OneVision (`anyres_roi_token_indices`): an image's `<image>` features are its base grid
+(g x g, the whole image stretched to one tile, raster order), then, for a single-image record,
+the anyres tile grid (best pinpoint resolution, aspect kept, centre-padded; tiles side by side),
+minus the rows/columns the model's unpad step drops, pooled under `anyres_max_N`, each row
+followed by one newline feature. A feature is in the ROI when its patch intersects a box;
+newline features never are. Multi-image records: each image's base grid plus one newline.
 """
 
 from __future__ import annotations
