@@ -87,3 +87,16 @@ def test_pooled_tiles_anyres_max():
     assert roi == [0, 16]  # base cell 0, pooled cell (0, 0)
     roi = anyres_roi_token_indices([(84, 84, 112, 112)], (112, 112), patch=14, **kw)
     assert roi == [15, 16 + 3 * 5 + 3]
+
+
+def test_pooled_layout_matches_the_model_and_processor():
+    # anyres_max_1 on a 2 x 2 tile image pools 8 x 8 tile features to 4 x 4 (+ newlines)
+    lm = load_backbone("tiny:llava_onevision", num_latents=0)
+    lm.base_model.config.vision_aspect_ratio = lm.base_model.model.config.vision_aspect_ratio = "anyres_max_1"
+    lm.processor.vision_aspect_ratio = "anyres_max_1"
+    record = loc_record(112, 112, (84, 84, 112, 112))
+    vision, n_tokens = vision_of(lm, record)
+    assert n_tokens == 16 + 4 * 5
+    feats, _ = placed_features(lm, vision)
+    assert feats.shape[0] == n_tokens
+    assert lm.adapter.roi_mapper(lm.base_model, lm.processor)(record, vision, "r") == [15, 16 + 3 * 5 + 3]

@@ -117,7 +117,7 @@ class LlavaOnevisionAdapter(BackboneAdapter):
                               f"(this model uses {config.vision_feature_select_strategy!r})")
         ip = processor.image_processor
         tile = int(config.vision_config.image_size)
-        crop = (ip.crop_size or {}).get("height") if getattr(ip, "do_center_crop", False) else None
+        crop = ip.crop_size["height"] if getattr(ip, "do_center_crop", False) and ip.crop_size else None
         if int(ip.size["height"]) != tile or (crop is not None and int(crop) != tile):
             raise ConfigError(f"method lvr on {self.family}: the processor's image size "
                               f"{dict(ip.size)} differs from the vision tower's {tile}")
@@ -138,10 +138,10 @@ class LlavaOnevisionAdapter(BackboneAdapter):
         if geometry is None:
             raise ConfigError(f"{self.family}: ROI tokens depend on the model's config; use "
                               "adapter.roi_mapper(model, processor)")
-        g = dict(geometry)
-        pinpoints = g.pop("pinpoints")
+        geometry = dict(geometry)
+        pinpoints, patch = geometry.pop("pinpoints"), geometry.pop("patch")
         sizes = [(int(w), int(h)) for h, w in vision["image_sizes"].tolist()]
-        multi = len(sizes) != 1
+        multi = len(sizes) != 1  # the model tiles only single-image records
         try:
             boxes = roi_boxes(record, sizes)
         except (KeyError, ValueError) as err:
@@ -151,10 +151,10 @@ class LlavaOnevisionAdapter(BackboneAdapter):
         out, offset = [], 0
         for image_boxes, (w, h) in zip(boxes, sizes):
             best = tuple(select_best_resolution((h, w), pinpoints))
-            idx = anyres_roi_token_indices(image_boxes, (w, h), best_resolution=best, multi_image=multi, **g)
+            idx = anyres_roi_token_indices(image_boxes, (w, h), patch=patch, best_resolution=best,
+                                           multi_image=multi, **geometry)
             out.extend(offset + i for i in idx)
-            g2 = {k: v for k, v in g.items() if k != "patch"}
-            offset += anyres_token_count((w, h), best_resolution=best, multi_image=multi, **g2)
+            offset += anyres_token_count((w, h), best_resolution=best, multi_image=multi, **geometry)
         return out
 
     def processor_images_arg(self, images):
