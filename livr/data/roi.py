@@ -222,13 +222,14 @@ def anyres_token_count(image_size: tuple[int, int], *, base_grid: int, tile_size
     """How many `<image>` features LLaVA-OneVision places for one image (base + tiles + newlines)."""
     if multi_image:
         return base_grid * base_grid + 1
-    _, _, rows, cols = _anyres_layout(image_size, base_grid=base_grid, tile_size=tile_size,
+    _, _, rows, cols = anyres_layout(image_size, base_grid=base_grid, tile_size=tile_size,
                                       best_resolution=best_resolution, max_tiles=max_tiles)
     return base_grid * base_grid + rows * (cols + 1)
 
 
-def _anyres_layout(image_size, *, base_grid, tile_size, best_resolution, max_tiles):
-    """(kept padded rows, kept padded cols, final rows, final cols) of the tile feature grid."""
+def anyres_layout(image_size, *, base_grid, tile_size, best_resolution, max_tiles):
+    """LLaVA-OneVision tile features of one single-image record: (rows kept by the unpad step,
+    columns kept, final rows, final columns after `anyres_max` pooling)."""
     width, height = image_size
     bh, bw = best_resolution
     rows, cols = bh // tile_size * base_grid, bw // tile_size * base_grid
@@ -253,7 +254,6 @@ def anyres_roi_token_indices(boxes: Sequence[Box], image_size: tuple[int, int], 
     `<image>` positions) of the features whose pixels intersect any of `boxes` (pixels of the
     original `image_size` = (width, height)). See the module docstring for the layout."""
     width, height = image_size
-    cell = patch
     picked: list[int] = []
     # base: the whole image resized to tile_size x tile_size (multi-image: centre-padded to a
     # square first); feature (r, c) sees pixels [c * patch, (c + 1) * patch) of that resize
@@ -265,8 +265,8 @@ def anyres_roi_token_indices(boxes: Sequence[Box], image_size: tuple[int, int], 
     sx, sy = tile_size / side_w, tile_size / side_h
     base = set()
     for x0, y0, x1, y1 in boxes:
-        cs = _spans((x0 + ox) * sx, (x1 + ox) * sx, base_grid, lambda k: k * cell, cell)
-        rs = _spans((y0 + oy) * sy, (y1 + oy) * sy, base_grid, lambda k: k * cell, cell)
+        cs = _spans((x0 + ox) * sx, (x1 + ox) * sx, base_grid, lambda k: k * patch, patch)
+        rs = _spans((y0 + oy) * sy, (y1 + oy) * sy, base_grid, lambda k: k * patch, patch)
         base.update(r * base_grid + c for r in rs for c in cs)
     picked.extend(sorted(base))
     if multi_image:  # base + one newline feature, no tiles
@@ -280,17 +280,19 @@ def anyres_roi_token_indices(boxes: Sequence[Box], image_size: tuple[int, int], 
     else:
         new_h, new_w = bh, min(math.ceil(width * bh / height), bw)
     px, py = (bw - new_w) // 2, (bh - new_h) // 2
-    keep_r, keep_c, out_h, out_w = _anyres_layout(image_size, base_grid=base_grid, tile_size=tile_size,
+    keep_r, keep_c, out_h, out_w = anyres_layout(image_size, base_grid=base_grid, tile_size=tile_size,
                                                   best_resolution=best_resolution, max_tiles=max_tiles)
     rows, cols = bh // tile_size * base_grid, bw // tile_size * base_grid
+
     def start(k):
-        return k // base_grid * tile_size + k % base_grid * cell
+        return k // base_grid * tile_size + k % base_grid * patch
+
     cur_h, cur_w = len(keep_r), len(keep_c)
     tiles = set()
     for x0, y0, x1, y1 in boxes:
-        cs = [c - keep_c.start for c in _spans(x0 * new_w / width + px, x1 * new_w / width + px, cols, start, cell)
+        cs = [c - keep_c.start for c in _spans(x0 * new_w / width + px, x1 * new_w / width + px, cols, start, patch)
               if c in keep_c]
-        rs = [r - keep_r.start for r in _spans(y0 * new_h / height + py, y1 * new_h / height + py, rows, start, cell)
+        rs = [r - keep_r.start for r in _spans(y0 * new_h / height + py, y1 * new_h / height + py, rows, start, patch)
               if r in keep_r]
         if (out_h, out_w) != (cur_h, cur_w):  # anyres_max pooling: output cell i spans input [i*s, (i+1)*s)
             fr, fc = cur_h / out_h, cur_w / out_w

@@ -5,7 +5,7 @@ import torch
 from PIL import Image
 
 from livr import load_backbone
-from livr.data.roi import anyres_roi_token_indices, anyres_token_count
+from livr.data.roi import anyres_layout, anyres_roi_token_indices, anyres_token_count
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +100,26 @@ def test_pooled_layout_matches_the_model_and_processor():
     feats, _ = placed_features(lm, vision)
     assert feats.shape[0] == n_tokens
     assert lm.adapter.roi_mapper(lm.base_model, lm.processor)(record, vision, "r") == [15, 16 + 3 * 5 + 3]
+
+
+def test_token_count_at_checkpoint_scale():
+    """384 px tiles, 27 x 27 base grid, pinpoints up to 6 x 6 tiles, anyres_max_9 (the hub
+    checkpoints): the count agrees with the processor's for wide, tall and pooled images."""
+    from transformers.image_processing_utils import select_best_resolution
+
+    from livr.models.backbones.llava_onevision import ADAPTER
+
+    proc = ADAPTER.tiny_processor()
+    pinpoints = [[384 * i, 384 * j] for i in range(1, 7) for j in range(1, 7)]
+    proc.image_processor.image_grid_pinpoints = pinpoints
+    proc.num_image_tokens, proc.vision_aspect_ratio = 729, "anyres_max_9"
+    for w, h in [(384, 384), (640, 480), (480, 640), (1920, 1080), (300, 2000), (2304, 2304), (1000, 123)]:
+        best = tuple(select_best_resolution((h, w), pinpoints))
+        ours = anyres_token_count((w, h), base_grid=27, tile_size=384, best_resolution=best, max_tiles=9)
+        assert ours == proc._get_number_of_features(h, w, 384, 384), (w, h)
+        # a box over the whole image takes every feature but the newlines (one per tile row)
+        rows = anyres_layout((w, h), base_grid=27, tile_size=384, best_resolution=best, max_tiles=9)[2]
+        newlines = {729 + r * ((ours - 729) // rows) + (ours - 729) // rows - 1 for r in range(rows)}
+        roi = anyres_roi_token_indices([(0, 0, w, h)], (w, h), base_grid=27, patch=14, tile_size=384,
+                                       best_resolution=best, max_tiles=9)
+        assert set(roi) == set(range(ours)) - newlines, (w, h)
