@@ -28,11 +28,19 @@ merger turns each 2 x 2 block of patches into one language-model token, so token
 order over the (h/2, w/2) grid) covers a 28 x 28 cell of the resized image (Qwen3-VL: 16 px
 patches, 32 px cells). A token is in the ROI when its cell intersects a box scaled from the
 original to the resized size. In `pixel_values` the 4 rows [4j, 4j + 4) are token j's patches.
+
+LLaVA-OneVision (`anyres_roi_token_indices`): an image's `<image>` features are its base grid
+(g x g, the whole image stretched to one tile, raster order), then, for a single-image record,
+the anyres tile grid (best pinpoint resolution, aspect kept, centre-padded; tiles side by side),
+minus the rows/columns the model's unpad step drops, pooled under `anyres_max_N`, each row
+followed by one newline feature. A feature is in the ROI when its patch intersects a box;
+newline features never are. Multi-image records: each image's base grid plus one newline.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Sequence
 
 from livr.data.tasks import TASKS, TASKS_WITH_ROI
@@ -201,3 +209,96 @@ def record_roi_tokens(record: dict[str, Any], image_grid_thw, *, patch: int = 14
         rows, cols = token_grid(g, merge)
         offset += int(g[0]) * rows * cols
     return out
+
+
+def _spans(a: float, b: float, count: int, start, size) -> list[int]:
+    """Cells k < count whose pixel span [start(k), start(k) + size) overlaps [a, b)."""
+    return [k for k in range(count) if start(k) < b and start(k) + size > a]
+
+
+def anyres_token_count(image_size: tuple[int, int], *, base_grid: int, tile_size: int,
+                       best_resolution: tuple[int, int], max_tiles: int = 9,
+                       multi_image: bool = False) -> int:
+    """How many `<image>` features LLaVA-OneVision places for one image (base + tiles + newlines)."""
+    if multi_image:
+        return base_grid * base_grid + 1
+    _, _, rows, cols = anyres_layout(image_size, base_grid=base_grid, tile_size=tile_size,
+                                      best_resolution=best_resolution, max_tiles=max_tiles)
+    return base_grid * base_grid + rows * (cols + 1)
+
+
+def anyres_layout(image_size, *, base_grid, tile_size, best_resolution, max_tiles):
+    """LLaVA-OneVision tile features of one single-image record: (rows kept by the unpad step,
+    columns kept, final rows, final columns after `anyres_max` pooling)."""
+    width, height = image_size
+    bh, bw = best_resolution
+    rows, cols = bh // tile_size * base_grid, bw // tile_size * base_grid
+    # the model's unpad_image, on the feature grid, from the original (height, width)
+    keep_r, keep_c = range(rows), range(cols)
+    if width / height > cols / rows:
+        pad = (rows - int(round(height * (cols / width), 7))) // 2
+        keep_r = range(pad, rows - pad)
+    else:
+        pad = (cols - int(round(width * (rows / height), 7))) // 2
+        keep_c = range(pad, cols - pad)
+    cur_h, cur_w = len(keep_r), len(keep_c)
+    ratio = math.sqrt(cur_h * cur_w / (max_tiles * base_grid ** 2))
+    out_h, out_w = (int(cur_h // ratio), int(cur_w // ratio)) if ratio > 1.1 else (cur_h, cur_w)
+    return keep_r, keep_c, out_h, out_w
+
+
+def anyres_roi_token_indices(boxes: Sequence[Box], image_size: tuple[int, int], *, base_grid: int,
+                             patch: int, tile_size: int, best_resolution: tuple[int, int],
+                             max_tiles: int = 9, multi_image: bool = False) -> list[int]:
+    """LLaVA-OneVision: indices (within this image's features, in the order the model fills its
+    `<image>` positions) of the features whose pixels intersect any of `boxes` (pixels of the
+    original `image_size` = (width, height)). See the module docstring for the layout."""
+    width, height = image_size
+    picked: list[int] = []
+    # base: the whole image resized to tile_size x tile_size (multi-image: centre-padded to a
+    # square first); feature (r, c) sees pixels [c * patch, (c + 1) * patch) of that resize
+    side_w, side_h, ox, oy = width, height, 0.0, 0.0
+    if multi_image:
+        side = max(width, height)
+        side_w = side_h = side
+        ox, oy = (side - width) // 2, (side - height) // 2
+    sx, sy = tile_size / side_w, tile_size / side_h
+    base = set()
+    for x0, y0, x1, y1 in boxes:
+        cs = _spans((x0 + ox) * sx, (x1 + ox) * sx, base_grid, lambda k: k * patch, patch)
+        rs = _spans((y0 + oy) * sy, (y1 + oy) * sy, base_grid, lambda k: k * patch, patch)
+        base.update(r * base_grid + c for r in rs for c in cs)
+    picked.extend(sorted(base))
+    if multi_image:  # base + one newline feature, no tiles
+        return picked
+    # tiles: resized keeping the aspect ratio into best_resolution, centre-padded, cut into
+    # tile_size tiles; feature column C = tile t * base_grid + c sees canvas pixels
+    # [t * tile_size + c * patch, + patch)
+    bh, bw = best_resolution
+    if bw / width < bh / height:
+        new_w, new_h = bw, min(math.ceil(height * bw / width), bh)
+    else:
+        new_h, new_w = bh, min(math.ceil(width * bh / height), bw)
+    px, py = (bw - new_w) // 2, (bh - new_h) // 2
+    keep_r, keep_c, out_h, out_w = anyres_layout(image_size, base_grid=base_grid, tile_size=tile_size,
+                                                  best_resolution=best_resolution, max_tiles=max_tiles)
+    rows, cols = bh // tile_size * base_grid, bw // tile_size * base_grid
+
+    def start(k):
+        return k // base_grid * tile_size + k % base_grid * patch
+
+    cur_h, cur_w = len(keep_r), len(keep_c)
+    tiles = set()
+    for x0, y0, x1, y1 in boxes:
+        cs = [c - keep_c.start for c in _spans(x0 * new_w / width + px, x1 * new_w / width + px, cols, start, patch)
+              if c in keep_c]
+        rs = [r - keep_r.start for r in _spans(y0 * new_h / height + py, y1 * new_h / height + py, rows, start, patch)
+              if r in keep_r]
+        if (out_h, out_w) != (cur_h, cur_w):  # anyres_max pooling: output cell i spans input [i*s, (i+1)*s)
+            fr, fc = cur_h / out_h, cur_w / out_w
+            rs = sorted({i for r in rs for i in range(out_h) if i * fr < r + 1 and (i + 1) * fr > r})
+            cs = sorted({j for c in cs for j in range(out_w) if j * fc < c + 1 and (j + 1) * fc > c})
+        # each output row is out_w features then one newline feature (never in the ROI)
+        tiles.update(base_grid * base_grid + r * (out_w + 1) + c for r in rs for c in cs)
+    picked.extend(sorted(tiles))
+    return picked

@@ -60,7 +60,7 @@ def load_model(config: LivrTrainingConfig, name: str | None = None):
         lvr=config.lvr_spec(),
     )
     if lm.lvr is not None:  # LVR: the ROI tokens of a record, on this family's token grid
-        lm.roi_tokens = lm.adapter.roi_tokens
+        lm.roi_tokens = lm.adapter.roi_mapper(lm.base_model, lm.processor)
     return lm
 
 

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from PIL import Image
 
 from livr import load_backbone
 from livr.data.collator import IGNORE_INDEX
@@ -48,6 +49,29 @@ def test_slot_targets_are_the_roi_visual_embeddings(family, records):
     assert int(slots.sum()) == len(ROI)
     expected = image_features(lm, batch)[ROI]
     torch.testing.assert_close(seen["inputs_embeds"][0, slots], expected, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("family", NATIVE_FAMILIES)
+def test_slot_targets_of_a_real_roi(family):
+    """The family's own ROI mapping (Qwen grids, LLaVA-OneVision anyres): the slots receive the
+    visual embeddings of the image tokens it picks, which lie inside the record's image tokens."""
+    lm = load_backbone(f"tiny:{family}", num_latents=0, lvr=LvrSpec(steps=2, train_tokens="all"), seed=3)
+    mapper, got = lm.adapter.roi_mapper(lm.base_model, lm.processor), []
+    lm.roi_tokens = lambda record, vision, rid: got.append(mapper(record, vision, rid)) or got[-1]
+    rng = torch.Generator().manual_seed(0)
+    pixels = (torch.rand(60, 100, 3, generator=rng) * 255).to(torch.uint8).numpy()
+    record = {"id": "loc", "task": "localization", "prompt": "Where is it?", "answer": "A",
+              "images": [Image.fromarray(pixels)], "metadata": {"gold_box": [0, 0, 30, 20]}}
+    batch = lm.collator("standard")([record])
+    seen = {}
+    with patched_slots(lm.model, sources=batch["lvr_source"], record=seen), torch.no_grad():
+        lm.model(**lm.model_inputs(batch, "standard"))
+    slots = batch["segment_ids"][0] == Segment.LATENT
+    feats = image_features(lm, batch)
+    n_image = int((batch["input_ids"][0] == lm.adapter.image_token_id(lm.processor)).sum())
+    (roi,) = got
+    assert feats.shape[0] == n_image and 0 < len(roi) < n_image and int(slots.sum()) == len(roi)
+    torch.testing.assert_close(seen["inputs_embeds"][0, slots], feats[sorted(roi)], rtol=0, atol=0)
 
 
 def test_budget_takes_roi_tokens_evenly():

@@ -1,5 +1,5 @@
 """`livr train --method lvr` end to end on a tiny Qwen2.5-VL: the run, its reload, latent-mode
-evaluation with the steps recorded, resume, and the refusals (task without an ROI, family)."""
+evaluation with the steps recorded, resume, the refusal of a task without an ROI, and a run on tiny LLaVA-OneVision."""
 
 import json
 from pathlib import Path
@@ -62,9 +62,11 @@ def test_lvr_refuses_a_task_without_roi(tmp_path):
     assert not (tmp_path / "run" / "metrics.json").exists()
 
 
-def test_lvr_refuses_a_family_without_roi_mapping(loc_data, tmp_path):
-    with pytest.raises(ConfigError, match="not available for the llava_onevision family"):
-        train(load_config(None, lvr_values(loc_data, tmp_path / "run", model="tiny:llava_onevision")))
+def test_lvr_trains_on_llava_onevision(loc_data, tmp_path):
+    # the ROI mapped onto LLaVA-OneVision's anyres features (livr.data.roi.anyres_roi_token_indices)
+    metrics = train(load_config(None, lvr_values(loc_data, tmp_path / "run", model="tiny:llava_onevision")))
+    assert metrics["method"] == "lvr"
+    assert all(h["train_lvr_reconstruction"] > 0 for h in metrics["history"])
 
 
 def test_lvr_probes_and_report_row_with_its_step_budget(lvr_run, loc_data, tmp_path):

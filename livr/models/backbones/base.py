@@ -117,7 +117,12 @@ class BackboneAdapter:
         """LVR: indices (over the record's image tokens, in prompt order) of the merged image
         tokens inside the record's ROI (`livr.data.roi`)."""
         raise ConfigError(f"method lvr is not available for the {self.family} family yet: its ROI "
-                          "cannot be mapped onto its image tokens (Qwen2.5-VL and Qwen3-VL can)")
+                          "cannot be mapped onto its image tokens")
+
+    def roi_mapper(self, model, processor):
+        """LVR: the `roi_tokens(record, vision, rid)` callable for this loaded model (families
+        whose token layout depends on the model's config bind it here)."""
+        return self.roi_tokens
 
     def processor_images_arg(self, images: list) -> Any:
         """How this family's processor wants one record's images."""

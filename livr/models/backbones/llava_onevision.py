@@ -6,6 +6,8 @@ feature (base image, tiles and newline features), positions are plain 1-D.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from transformers import (
@@ -15,6 +17,7 @@ from transformers import (
     LlavaOnevisionProcessor,
 )
 
+from livr.errors import ConfigError, DataError, LivrError
 from livr.models.backbones.base import BackboneAdapter, TinySize, from_pretrained_kwargs, tiny_text_config
 from livr.models.tokenizer import byte_level_tokenizer
 
@@ -106,6 +109,53 @@ class LlavaOnevisionAdapter(BackboneAdapter):
         kwargs = from_pretrained_kwargs(dtype, attn_implementation, trust_remote_code)
         model = LlavaOnevisionForConditionalGeneration.from_pretrained(name_or_path, **kwargs)
         return model, self.load_processor(name_or_path, **(processor_kwargs or {}))
+
+    def roi_mapper(self, model, processor):
+        config = model.config
+        if config.vision_feature_select_strategy != "full":
+            raise ConfigError(f"method lvr needs vision_feature_select_strategy 'full' on {self.family} "
+                              f"(this model uses {config.vision_feature_select_strategy!r})")
+        ip = processor.image_processor
+        tile = int(config.vision_config.image_size)
+        crop = ip.crop_size["height"] if getattr(ip, "do_center_crop", False) and ip.crop_size else None
+        if int(ip.size["height"]) != tile or (crop is not None and int(crop) != tile):
+            raise ConfigError(f"method lvr on {self.family}: the processor's image size "
+                              f"{dict(ip.size)} differs from the vision tower's {tile}")
+        geometry = dict(base_grid=tile // int(config.vision_config.patch_size),
+                        patch=int(config.vision_config.patch_size), tile_size=tile,
+                        pinpoints=[list(p) for p in config.image_grid_pinpoints],
+                        max_tiles=int(str(config.vision_aspect_ratio).strip("anyres_max_")))
+        return functools.partial(self.roi_tokens, geometry=geometry)
+
+    def roi_tokens(self, record, vision, rid, geometry=None):
+        """Indices over the record's `<image>` features: per image the base-grid cells, then
+        the unpadded tile-grid cells (newline features skipped) that intersect the ROI
+        (`livr.data.roi.anyres_roi_token_indices`)."""
+        from transformers.image_processing_utils import select_best_resolution
+
+        from livr.data.roi import anyres_roi_token_indices, anyres_token_count, roi_boxes
+
+        if geometry is None:
+            raise ConfigError(f"{self.family}: ROI tokens depend on the model's config; use "
+                              "adapter.roi_mapper(model, processor)")
+        geometry = dict(geometry)
+        pinpoints, patch = geometry.pop("pinpoints"), geometry.pop("patch")
+        sizes = [(int(w), int(h)) for h, w in vision["image_sizes"].tolist()]
+        multi = len(sizes) != 1  # the model tiles only single-image records
+        try:
+            boxes = roi_boxes(record, sizes)
+        except (KeyError, ValueError) as err:
+            if isinstance(err, LivrError):
+                raise
+            raise DataError(f"record {rid}: no region of interest for LVR ({err})") from None
+        out, offset = [], 0
+        for image_boxes, (w, h) in zip(boxes, sizes):
+            best = tuple(select_best_resolution((h, w), pinpoints))
+            idx = anyres_roi_token_indices(image_boxes, (w, h), patch=patch, best_resolution=best,
+                                           multi_image=multi, **geometry)
+            out.extend(offset + i for i in idx)
+            offset += anyres_token_count((w, h), best_resolution=best, multi_image=multi, **geometry)
+        return out
 
     def processor_images_arg(self, images):
         return [images]
