@@ -59,10 +59,11 @@ def _answer_row_mask(segment_ids: torch.Tensor, policy, dtype) -> torch.Tensor:
 @torch.no_grad()
 def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos,
                   pad_token_id: int, temperature: float = 0.0, generator: torch.Generator | None = None,
-                  logprobs: list | None = None) -> torch.Tensor:
+                  logprobs: list | None = None, banned: torch.Tensor | None = None) -> torch.Tensor:
     """Greedy continuation (B, <= max_new_tokens) of a left-padded prompt batch under
     `mask_policy`; finished rows continue with `pad_token_id`, as `generate()` does.
-    `temperature` > 0 samples instead (GRPO rollouts, seeded by `generator`); `logprobs`, if
+    `temperature` > 0 samples instead (GRPO rollouts, seeded by `generator`, never a `banned`
+    token id); `logprobs`, if
     given, ends up holding one (B, T) tensor: the log-probability of each chosen token."""
     from livr.inference.latent import pick
 
@@ -90,7 +91,7 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
     out = model(**inputs, past_key_values=cache, use_cache=True)
     tokens, done = [], torch.zeros(len(segment_ids), dtype=torch.bool, device=device)
     for step in range(max_new_tokens):
-        token = pick(out.logits[:, -1], temperature, generator)
+        token = pick(out.logits[:, -1], temperature, generator, banned)
         token = torch.where(done, torch.full_like(token, pad_token_id), token)
         tokens.append(token)
         if logprobs is not None:

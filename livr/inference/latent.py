@@ -31,11 +31,16 @@ class LatentDecode:
     logprobs: list[torch.Tensor] | None = None  # per row: log-prob of each text token (GRPO's old policy)
 
 
-def pick(logits: torch.Tensor, temperature: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """(B,) next tokens: argmax at temperature 0, else a sample from softmax(logits / temperature)."""
+def pick(logits: torch.Tensor, temperature: float = 0.0, generator: torch.Generator | None = None,
+         banned: torch.Tensor | None = None) -> torch.Tensor:
+    """(B,) next tokens: argmax at temperature 0, else a sample from softmax(logits / temperature)
+    over the tokens not in `banned` (sampling only: the log-probs stay those of the model)."""
     if temperature <= 0:
         return logits.argmax(-1)
-    probs = torch.softmax(logits.float() / temperature, dim=-1)
+    logits = logits.float() / temperature
+    if banned is not None and banned.numel():
+        logits = logits.index_fill(-1, banned.to(logits.device), float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
     return torch.multinomial(probs.cpu(), 1, generator=generator)[:, 0].to(logits.device)
 
 
@@ -53,10 +58,11 @@ def _exits(spec: LvrSpec, steps: torch.Tensor, hidden: torch.Tensor, logits: tor
 
 @torch.no_grad()
 def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_token_id: int,
-               temperature: float = 0.0, generator: torch.Generator | None = None) -> LatentDecode:
+               temperature: float = 0.0, generator: torch.Generator | None = None,
+               banned: torch.Tensor | None = None) -> LatentDecode:
     """Latent steps, then greedy text, for a left-padded prompt batch ending in <|lvr_start|>.
     `temperature` > 0 samples the text tokens instead (GRPO rollouts; `generator` seeds them);
-    the latent steps are deterministic either way."""
+    the latent steps are deterministic either way; `banned` token ids are never sampled."""
     from transformers import DynamicCache
 
     model = lm.base_model
@@ -95,7 +101,7 @@ def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_
             pending = torch.where(exit_now, torch.full_like(pending, end_id), pending)
         latent &= ~exit_now
         owed = ~latent & ~exit_now & (pending >= 0)
-        token = torch.where(owed, pending, pick(logits, temperature, generator))
+        token = torch.where(owed, pending, pick(logits, temperature, generator, banned))
         pending = torch.where(owed, torch.full_like(pending, -1), pending)
         token = torch.where(exit_now, first, token)
         emits = ~latent & ~exit_now & ~owed & ~done  # rows producing an answer token now

@@ -61,6 +61,13 @@ def _eos_ids(lm) -> set[int]:
     return set([eos] if isinstance(eos, int) else list(eos))
 
 
+def banned_ids(lm) -> torch.Tensor:
+    """Added tokens other than end of turn (image placeholders, latent and LVR tokens): a sampled
+    completion is text; an image placeholder in it would not even replay (no image features)."""
+    eos = _eos_ids(lm)
+    return torch.tensor(sorted(i for i in lm.tokenizer.added_tokens_decoder if i not in eos), dtype=torch.long)
+
+
 def _trim(tokens: torch.Tensor, eos: set[int]) -> int:
     """Length of a completion: up to and including the first end-of-turn token."""
     for i, t in enumerate(tokens.tolist()):
@@ -86,13 +93,14 @@ def rollout(lm, records: Sequence[dict], *, group_size: int, max_new_tokens: int
     try:
         if lm.lvr is not None:
             out = lvr_greedy(lm, batch, lm.lvr, max_new_tokens=max_new_tokens, eos=sorted(eos),
-                             pad_token_id=tok.pad_token_id, temperature=temperature, generator=generator)
+                             pad_token_id=tok.pad_token_id, temperature=temperature, generator=generator,
+                             banned=banned_ids(lm))
             tokens, scores, latents = out.tokens, out.logprobs, [x.detach() for x in out.latents]
         else:
             box: list = []
             tokens = masked_greedy(lm, batch, "standard", max_new_tokens=max_new_tokens, eos=sorted(eos),
                                    pad_token_id=tok.pad_token_id, temperature=temperature,
-                                   generator=generator, logprobs=box).cpu()
+                                   generator=generator, logprobs=box, banned=banned_ids(lm)).cpu()
             scores, latents = list(box[0]), None
     finally:
         model.train(was_training)
@@ -173,6 +181,9 @@ def grpo_step(lm, ref_lm, optimizer, records: Sequence[dict], *, group_size: int
     advantage = group_advantages(reward, group_size)
     with torch.no_grad():
         refs = [replay_logprobs(ref_lm, roll, i) for i in range(len(roll.tokens))]
+    # dropout off (TRL's disable_dropout): the ratio and the KL compare one function, and a run
+    # does not depend on the global RNG, so a resumed run repeats an uninterrupted one
+    lm.model.eval()
     optimizer.zero_grad(set_to_none=True)
     totals = {"kl": 0.0, "clip_fraction": 0.0, "ratio_mean": 0.0}
     n = len(roll.tokens)

@@ -104,3 +104,54 @@ def test_a_reward_moves_the_policy_towards_rewarded_tokens(records):
     with torch.no_grad():
         after = replay_logprobs(lm, roll0, firsts.index(target))[0]
     assert after > before
+
+
+# -- the run: init_from a supervised run, metrics, resume ------------------------------------
+
+from livr.training import load_config, train  # noqa: E402
+from livr.training.grpo_run import GrpoConfig, run_grpo  # noqa: E402
+from tests.training.conftest import tiny  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def sft_run(loc_data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "lvr"
+    train(load_config(None, tiny(loc_data, out, method="lvr", num_latents=None, stage1_epochs=None,
+                                 stage2_epochs=1, lvr_steps=2, max_new_tokens=3)))
+    return str(out)
+
+
+def grpo_config(run, out, **kw):
+    values = dict(init_from=run, output_dir=str(out), grpo_steps=4, grpo_prompts=1, grpo_num_generations=2,
+                  grpo_max_new_tokens=3, learning_rate=1e-2, eval_every=2, save_every=1)
+    values.update(kw)
+    return GrpoConfig(**values)
+
+
+def test_grpo_run_logs_per_step_metrics(sft_run, tmp_path):
+    metrics = run_grpo(grpo_config(sft_run, tmp_path / "g"))
+    assert metrics["method"] == "grpo_latent" and metrics["base_method"] == "lvr"
+    steps = [h for h in metrics["history"] if "reward_mean" in h]
+    assert [h["step"] for h in steps] == [1, 2, 3, 4]
+    assert all(h["reward_mean"] >= 1.0 for h in steps)  # the format reward is always earned
+    assert all({"kl", "clip_fraction", "accuracy", "ratio_mean"} <= set(h) for h in steps)
+    assert "val_accuracy" in metrics["history"][0] and "val_accuracy" in steps[1]
+    assert (tmp_path / "g" / "metrics.json").is_file()
+
+
+def test_grpo_resume_equals_an_uninterrupted_run(sft_run, tmp_path):
+    whole = run_grpo(grpo_config(sft_run, tmp_path / "whole"))
+    part = run_grpo(grpo_config(sft_run, tmp_path / "part"), stop_after=2)
+    assert part["steps_done"] == 2 and not (tmp_path / "part" / "metrics.json").exists()
+    resumed = run_grpo(grpo_config(sft_run, tmp_path / "part"))
+    assert resumed["history"] == whole["history"]
+
+
+def test_grpo_config_errors_name_the_option():
+    from livr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="grpo_num_generations"):
+        GrpoConfig(init_from="a", output_dir="b", grpo_num_generations=1)
+    with pytest.raises(ConfigError, match="grpo_temperature"):
+        GrpoConfig(init_from="a", output_dir="b", grpo_temperature=0)
+    assert all(GrpoConfig.help().values())
