@@ -155,3 +155,23 @@ def test_grpo_config_errors_name_the_option():
     with pytest.raises(ConfigError, match="grpo_temperature"):
         GrpoConfig(init_from="a", output_dir="b", grpo_temperature=0)
     assert all(GrpoConfig.help().values())
+
+
+def test_grpo_resume_after_sigkill(sft_run, tmp_path):
+    """`livr grpo` killed (SIGKILL) in its third step, two steps saved; run again, it ends with
+    the history of an uninterrupted run."""
+    import json
+
+    from livr.cli.main import main
+    from tests.faults import run_killed
+
+    flags = ["--init-from", sft_run, "--grpo_steps", "4", "--grpo_prompts", "1", "--grpo_num_generations", "2",
+             "--grpo_max_new_tokens", "3", "--learning_rate", "1e-2", "--eval_every", "2", "--save_every", "1"]
+    out = tmp_path / "killed"
+    run_killed(["grpo", *flags, "--out", str(out)], tmp_path / "child", stall="livr.training.grpo:grpo_step",
+               call=3, preload=("torch", "transformers", "peft"))
+    assert (out / "grpo_state.pt").is_file() and not (out / "metrics.json").exists()
+    assert main(["grpo", *flags, "--out", str(out)]) == 0
+    assert main(["grpo", *flags, "--out", str(tmp_path / "whole")]) == 0
+    history = [json.loads((p / "metrics.json").read_text())["history"] for p in (out, tmp_path / "whole")]
+    assert history[0] == history[1] and len(history[0]) == 5
