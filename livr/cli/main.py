@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "livr.cli.demo",
     "livr.cli.data",
     "livr.cli.train",
+    "livr.cli.grpo",
     "livr.cli.pretrain",
     "livr.cli.evaluate",
     "livr.cli.report",

@@ -58,9 +58,15 @@ def _answer_row_mask(segment_ids: torch.Tensor, policy, dtype) -> torch.Tensor:
 
 @torch.no_grad()
 def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos,
-                  pad_token_id: int) -> torch.Tensor:
+                  pad_token_id: int, temperature: float = 0.0, generator: torch.Generator | None = None,
+                  logprobs: list | None = None, banned: torch.Tensor | None = None) -> torch.Tensor:
     """Greedy continuation (B, <= max_new_tokens) of a left-padded prompt batch under
-    `mask_policy`; finished rows continue with `pad_token_id`, as `generate()` does."""
+    `mask_policy`; finished rows continue with `pad_token_id`, as `generate()` does.
+    `temperature` > 0 samples instead (GRPO rollouts, seeded by `generator`, never a `banned`
+    token id); `logprobs`, if
+    given, ends up holding one (B, T) tensor: the log-probability of each chosen token."""
+    from livr.inference.latent import pick
+
     from transformers import DynamicCache
 
     from livr.models.attention import NAME, PLAN_KWARG, MaskPlan
@@ -90,9 +96,11 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
     out = model(**inputs, past_key_values=cache, use_cache=True)
     tokens, done = [], torch.zeros(len(segment_ids), dtype=torch.bool, device=device)
     for step in range(max_new_tokens):
-        token = out.logits[:, -1].argmax(-1)
+        token = pick(out.logits[:, -1], temperature, generator, banned)
         token = torch.where(done, torch.full_like(token, pad_token_id), token)
         tokens.append(token)
+        if logprobs is not None:
+            logprobs.append(torch.log_softmax(out.logits[:, -1].float(), -1).gather(1, token[:, None])[:, 0].cpu())
         done |= torch.isin(token, eos_ids)
         if bool(done.all()) or step == max_new_tokens - 1:
             break
@@ -103,6 +111,8 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
             step_mask = {"attention_mask": torch.cat([prompt_row, generated], dim=1)[:, None, None, :]}
         out = model(input_ids=token[:, None], position_ids=positions[..., -1:] + step + 1,
                     past_key_values=cache, use_cache=True, **step_mask)
+    if logprobs is not None:
+        logprobs[:] = [torch.stack(logprobs, dim=1)]
     return torch.stack(tokens, dim=1)
 
 

@@ -28,6 +28,20 @@ class LatentDecode:
     tokens: torch.Tensor  # (B, T) text tokens after <|lvr_end|>, pad after the end of turn
     steps: torch.Tensor  # (B,) latent steps taken
     latents: list[torch.Tensor]  # per row (steps, H): the hidden states fed back, in order
+    logprobs: list[torch.Tensor] | None = None  # per row: log-prob of each text token (GRPO's old policy)
+
+
+def pick(logits: torch.Tensor, temperature: float = 0.0, generator: torch.Generator | None = None,
+         banned: torch.Tensor | None = None) -> torch.Tensor:
+    """(B,) next tokens: argmax at temperature 0, else a sample from softmax(logits / temperature)
+    over the tokens not in `banned` (sampling only: the log-probs stay those of the model)."""
+    if temperature <= 0:
+        return logits.argmax(-1)
+    logits = logits.float() / temperature
+    if banned is not None and banned.numel():
+        logits = logits.index_fill(-1, banned.to(logits.device), float("-inf"))
+    probs = torch.softmax(logits, dim=-1)
+    return torch.multinomial(probs.cpu(), 1, generator=generator)[:, 0].to(logits.device)
 
 
 def _exits(spec: LvrSpec, steps: torch.Tensor, hidden: torch.Tensor, logits: torch.Tensor,
@@ -43,8 +57,12 @@ def _exits(spec: LvrSpec, steps: torch.Tensor, hidden: torch.Tensor, logits: tor
 
 
 @torch.no_grad()
-def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_token_id: int) -> LatentDecode:
-    """Latent steps, then greedy text, for a left-padded prompt batch ending in <|lvr_start|>."""
+def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_token_id: int,
+               temperature: float = 0.0, generator: torch.Generator | None = None,
+               banned: torch.Tensor | None = None) -> LatentDecode:
+    """Latent steps, then greedy text, for a left-padded prompt batch ending in <|lvr_start|>.
+    `temperature` > 0 samples the text tokens instead (GRPO rollouts; `generator` seeds them);
+    the latent steps are deterministic either way; `banned` token ids are never sampled."""
     from transformers import DynamicCache
 
     model = lm.base_model
@@ -71,6 +89,7 @@ def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_
     done = torch.zeros(rows, dtype=torch.bool, device=device)
     fed: list[list[torch.Tensor]] = [[] for _ in range(rows)]
     texts: list[list[int]] = [[] for _ in range(rows)]
+    scores: list[list[torch.Tensor]] = [[] for _ in range(rows)]
     eos_set = set(eos_ids.tolist())
     for position in range(1, spec.max_steps + 3 + max_new_tokens):
         hidden, logits = out.hidden_states[-1][:, -1], out.logits[:, -1]
@@ -82,12 +101,13 @@ def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_
             pending = torch.where(exit_now, torch.full_like(pending, end_id), pending)
         latent &= ~exit_now
         owed = ~latent & ~exit_now & (pending >= 0)
-        token = torch.where(owed, pending, logits.argmax(-1))
+        token = torch.where(owed, pending, pick(logits, temperature, generator, banned))
         pending = torch.where(owed, torch.full_like(pending, -1), pending)
         token = torch.where(exit_now, first, token)
         emits = ~latent & ~exit_now & ~owed & ~done  # rows producing an answer token now
         for r in emits.nonzero(as_tuple=True)[0].tolist():
             texts[r].append(int(token[r]))
+            scores[r].append(torch.log_softmax(logits[r].float(), -1)[token[r]])
             if texts[r][-1] in eos_set or len(texts[r]) >= max_new_tokens:
                 done[r] = True
         if bool(done.all()):
@@ -106,7 +126,8 @@ def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_
     for r, t in enumerate(texts):
         text_tokens[r, : len(t)] = torch.tensor(t, dtype=torch.long)
     latents = [torch.stack(f) if f else torch.zeros((0, hidden.shape[-1]), device=device) for f in fed]
-    return LatentDecode(tokens=text_tokens, steps=steps.cpu(), latents=latents)
+    logprobs = [torch.stack(x).cpu() if x else torch.zeros(0) for x in scores]
+    return LatentDecode(tokens=text_tokens, steps=steps.cpu(), latents=latents, logprobs=logprobs)
 
 
 

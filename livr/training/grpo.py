@@ -1,0 +1,199 @@
+"""GRPO after supervised training: rollouts, rewards, group advantages, replay, clipped loss.
+
+One step (`grpo_step`): G sampled completions per prompt (`rollout`: latent-mode decoding for an
+LVR model, recording the hidden states fed back; ordinary sampled generation under the standard
+mask otherwise, where LIVR's latent tokens are plain prompt tokens), rewards from the text
+(`rewards`: accuracy through `livr.inference.answers.is_correct`; LVR adds the format reward),
+group-normalised advantages, then the clipped-ratio objective with a k3 KL to a reference policy,
+both over completion text tokens only. The log-probabilities of a completion are recomputed by
+one teacher-forced forward (`replay_logprobs`) over prompt + completion; for LVR the recorded
+hidden states are patched into the slot positions (`livr.models.lvr.patched_slots`), which is
+GRPO_latent's replay: slots carry no token distribution and so no policy loss.
+
+Written on plain torch rather than TRL's GRPOTrainer: its rollouts go through `model.generate`,
+which can neither feed hidden states back (LVR) nor take livr's prompt encoding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+
+from livr.inference.answers import is_correct
+from livr.models.segments import Segment
+
+
+@dataclass
+class Rollout:
+    records: list[dict[str, Any]]  # one per completion (each prompt repeated G times)
+    tokens: list[torch.Tensor]  # per completion: text token ids, up to and including end of turn
+    logprobs: list[torch.Tensor]  # per completion: log-prob of each text token while sampling
+    latents: list[torch.Tensor] | None  # LVR: per completion (steps, H) hidden states fed back
+    texts: list[str]
+
+
+def group_advantages(rewards: torch.Tensor, group_size: int, eps: float = 1e-4) -> torch.Tensor:
+    """(N,) rewards in consecutive groups of `group_size` -> (r - group mean) / (group std + eps).
+    A group whose rewards are all equal gets zero advantage."""
+    if rewards.numel() % group_size:
+        raise ValueError(f"{rewards.numel()} rewards do not split into groups of {group_size}")
+    grouped = rewards.float().view(-1, group_size)
+    centred = grouped - grouped.mean(1, keepdim=True)
+    std = grouped.std(1, keepdim=True, unbiased=False) if group_size > 1 else torch.zeros_like(centred[:, :1])
+    return (centred / (std + eps)).view(-1)
+
+
+def rewards(records: Sequence[dict], texts: Sequence[str], *, lvr: bool,
+            format_weight: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(reward, accuracy) per completion. LVR's format reward (both <|lvr_start|> and <|lvr_end|>
+    present) is always earned by livr's decoder, which forces the latent span; it is kept so the
+    reward scale matches GRPO_latent's (accuracy + format)."""
+    accuracy = torch.tensor([float(is_correct(r, t)) for r, t in zip(records, texts)])
+    return accuracy + (format_weight if lvr else 0.0), accuracy
+
+
+def _eos_ids(lm) -> set[int]:
+    eos = lm.base_model.generation_config.eos_token_id
+    if eos is None:
+        eos = lm.tokenizer.eos_token_id
+    return set([eos] if isinstance(eos, int) else list(eos))
+
+
+def banned_ids(lm) -> torch.Tensor:
+    """Added tokens other than end of turn (image placeholders, latent and LVR tokens): a sampled
+    completion is text; an image placeholder in it would not even replay (no image features)."""
+    eos = _eos_ids(lm)
+    return torch.tensor(sorted(i for i in lm.tokenizer.added_tokens_decoder if i not in eos), dtype=torch.long)
+
+
+def _trim(tokens: torch.Tensor, eos: set[int]) -> int:
+    """Length of a completion: up to and including the first end-of-turn token."""
+    for i, t in enumerate(tokens.tolist()):
+        if t in eos:
+            return i + 1
+    return len(tokens)
+
+
+@torch.no_grad()
+def rollout(lm, records: Sequence[dict], *, group_size: int, max_new_tokens: int, temperature: float = 1.0,
+            generator: torch.Generator | None = None) -> Rollout:
+    """`group_size` sampled completions of every record, prompts repeated consecutively."""
+    from livr.inference.generate import masked_greedy
+    from livr.inference.latent import lvr_greedy
+
+    repeated = [r for r in records for _ in range(group_size)]
+    batch = lm.collator("standard", padding_side="left", with_answer=False)(repeated)
+    tok = lm.tokenizer
+    eos = _eos_ids(lm)
+    model = lm.base_model
+    was_training = model.training
+    model.eval()
+    try:
+        if lm.lvr is not None:
+            out = lvr_greedy(lm, batch, lm.lvr, max_new_tokens=max_new_tokens, eos=sorted(eos),
+                             pad_token_id=tok.pad_token_id, temperature=temperature, generator=generator,
+                             banned=banned_ids(lm))
+            tokens, scores, latents = out.tokens, out.logprobs, [x.detach() for x in out.latents]
+        else:
+            box: list = []
+            tokens = masked_greedy(lm, batch, "standard", max_new_tokens=max_new_tokens, eos=sorted(eos),
+                                   pad_token_id=tok.pad_token_id, temperature=temperature,
+                                   generator=generator, logprobs=box, banned=banned_ids(lm)).cpu()
+            scores, latents = list(box[0]), None
+    finally:
+        model.train(was_training)
+    kept, kept_scores = [], []
+    for row in range(len(repeated)):
+        n = _trim(tokens[row], eos)
+        kept.append(tokens[row][:n])
+        kept_scores.append(scores[row][:n])
+    texts = [t.strip() for t in tok.batch_decode([k.tolist() for k in kept], skip_special_tokens=True)]
+    return Rollout(records=repeated, tokens=kept, logprobs=kept_scores, latents=latents, texts=texts)
+
+
+def replay_logprobs(lm, roll: Rollout, index: int) -> torch.Tensor:
+    """Log-probs (T,) of completion `index`'s text tokens under the current weights: one
+    teacher-forced forward over prompt (+ latent slots patched with the recorded states + <|lvr_end|>)
+    + completion. Gradients flow; the slots themselves get no log-prob."""
+    from livr.models.lvr import END, SLOT, patched_slots
+
+    record, text = roll.records[index], roll.tokens[index]
+    one = lm.collator("standard", padding_side="left", with_answer=False)([record])
+    prompt = one["input_ids"][0]
+    tail = text
+    slots = 0
+    if roll.latents is not None:
+        slots = len(roll.latents[index])
+        ids = lm.tokenizer.convert_tokens_to_ids
+        tail = torch.cat([torch.tensor([ids(SLOT)] * slots + [ids(END)], dtype=torch.long), text])
+    full_ids = torch.cat([prompt, tail])[None]
+    extra = full_ids.shape[1] - len(prompt)
+    full = dict(one, input_ids=full_ids, attention_mask=torch.ones_like(full_ids),
+                segment_ids=torch.cat([one["segment_ids"], torch.full((1, extra), int(Segment.ANSWER))], 1))
+    if "mm_token_type_ids" in one:
+        full["mm_token_type_ids"] = (full["segment_ids"] == Segment.IMAGE).long()
+    device = lm.base_model.device
+    full = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in full.items()}
+    mask = torch.zeros_like(full_ids, dtype=torch.bool)
+    if slots:
+        mask[0, len(prompt): len(prompt) + slots] = True
+        with patched_slots(lm.model, slot_mask=mask, values=roll.latents[index]):
+            logits = lm.model(**lm.model_inputs(full, "standard")).logits
+    else:
+        logits = lm.model(**lm.model_inputs(full, "standard")).logits
+    start = full_ids.shape[1] - len(text)  # first text token; its logits sit one row earlier
+    rows = logits[0, start - 1: full_ids.shape[1] - 1].float()
+    return torch.log_softmax(rows, -1).gather(1, text.to(device)[:, None])[:, 0]
+
+
+def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, ref_logp: torch.Tensor, advantage: torch.Tensor,
+              *, epsilon: float = 0.2, beta: float = 0.04) -> tuple[torch.Tensor, dict[str, float]]:
+    """One completion's token-mean GRPO loss: -min(r A, clip(r, 1-eps, 1+eps) A) + beta k3-KL."""
+    ratio = torch.exp(logp - old_logp)
+    clipped = torch.clamp(ratio, 1 - epsilon, 1 + epsilon)
+    policy = -torch.minimum(ratio * advantage, clipped * advantage)
+    delta = ref_logp - logp
+    kl = torch.exp(delta) - delta - 1  # k3: unbiased, non-negative
+    loss = (policy + beta * kl).mean() if len(logp) else logp.sum() * 0.0
+    ratio, kl = ratio.detach(), kl.detach()
+    clip = ((ratio - clipped.detach()).abs() > 0).float()
+    return loss, {"kl": float(kl.mean()) if len(kl) else 0.0,
+                  "clip_fraction": float(clip.mean()) if len(clip) else 0.0,
+                  "ratio_mean": float(ratio.mean()) if len(ratio) else 1.0}
+
+
+def grpo_step(lm, ref_lm, optimizer, records: Sequence[dict], *, group_size: int, max_new_tokens: int,
+              temperature: float = 1.0, epsilon: float = 0.2, beta: float = 0.04,
+              generator: torch.Generator | None = None, reward_fn=None) -> dict[str, float]:
+    """Rollout, rewards, advantages, one clipped update (theta_old = theta at rollout time, so
+    ratios start at 1, as in GRPO with one update per rollout batch). `ref_lm` gives the KL
+    reference (a frozen copy of the supervised checkpoint); `reward_fn(records, texts)` overrides
+    the rewards. A batch whose advantages are all zero and whose KL is zero leaves the weights as they are."""
+    roll = rollout(lm, records, group_size=group_size, max_new_tokens=max_new_tokens,
+                   temperature=temperature, generator=generator)
+    if reward_fn is None:
+        reward, accuracy = rewards(roll.records, roll.texts, lvr=lm.lvr is not None)
+    else:
+        reward = torch.as_tensor(reward_fn(roll.records, roll.texts), dtype=torch.float)
+        accuracy = torch.tensor([float(is_correct(r, t)) for r, t in zip(roll.records, roll.texts)])
+    advantage = group_advantages(reward, group_size)
+    with torch.no_grad():
+        refs = [replay_logprobs(ref_lm, roll, i) for i in range(len(roll.tokens))]
+    # dropout off (TRL's disable_dropout): the ratio and the KL compare one function, and a run
+    # does not depend on the global RNG, so a resumed run repeats an uninterrupted one
+    lm.model.eval()
+    optimizer.zero_grad(set_to_none=True)
+    totals = {"kl": 0.0, "clip_fraction": 0.0, "ratio_mean": 0.0}
+    n = len(roll.tokens)
+    for i in range(n):
+        logp = replay_logprobs(lm, roll, i)
+        old = logp.detach()  # theta_old = theta: one update per rollout batch, ratios exactly 1
+        loss, stats = grpo_loss(logp, old, refs[i], advantage[i].to(logp.device), epsilon=epsilon, beta=beta)
+        (loss / n).backward()
+        for k in totals:
+            totals[k] += stats[k] / n
+    optimizer.step()
+    return {"reward_mean": float(reward.mean()), "reward_std": float(reward.std(unbiased=False)),
+            "accuracy": float(accuracy.mean()), **totals}

@@ -1,0 +1,151 @@
+"""A GRPO run after a finished supervised run: `run_grpo(GrpoConfig(init_from=RUN, output_dir=OUT))`.
+
+The supervised run folder gives the model, the method family (LVR decodes in latent mode), the
+LoRA / latent rows and the data; its weights are both the starting policy and the frozen KL
+reference. Every `grpo_steps` step takes `grpo_prompts` training records (a seeded shuffle per
+pass), samples `grpo_num_generations` completions each and makes one update
+(`livr.training.grpo.grpo_step`). Per-step metrics (reward mean/std, accuracy, KL, clip
+fraction, ratio mean, and validation accuracy every `eval_every` steps) go to OUT/metrics.json;
+every `save_every` steps OUT/grpo_state.pt holds the trainable weights, the optimiser, the
+sampling generator and the history, written atomically, so a killed run resumes where it saved
+and, on CPU, ends with the same numbers as an uninterrupted one.
+
+Defaults are GPU-style (G=8, temperature 1.0, beta 0.04, epsilon 0.2, lr 1e-6); tiny runs override.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import random
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from livr.errors import ConfigError
+from livr.io import atomic_write_bytes, atomic_write_json
+
+STATE_FILE = "grpo_state.pt"
+METRICS_FILE = "metrics.json"
+
+
+def _f(default, help: str):
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class GrpoConfig:
+    init_from: str = _f("", "a finished supervised run folder: model, method, weights and data come from it")
+    output_dir: str = _f("", "the GRPO run folder (metrics.json, grpo_state.pt)")
+    grpo_steps: int = _f(200, "optimisation steps, one rollout batch each")
+    grpo_prompts: int = _f(2, "prompts per step (each sampled grpo_num_generations times)")
+    grpo_num_generations: int = _f(8, "G: completions per prompt, the group of the advantages")
+    grpo_temperature: float = _f(1.0, "sampling temperature of the rollouts (text tokens; latent steps are deterministic)")
+    grpo_beta: float = _f(0.04, "weight of the k3 KL to the reference (the init_from weights)")
+    grpo_epsilon: float = _f(0.2, "clip range of the importance ratio")
+    grpo_max_new_tokens: int = _f(16, "longest completion, in text tokens")
+    learning_rate: float = _f(1e-6, "AdamW learning rate")
+    seed: int = _f(0, "seeds the prompt order and the rollout sampling")
+    eval_every: int = _f(50, "validation accuracy (the method's decoding) every this many steps; 0: never")
+    save_every: int = _f(50, "resumable state every this many steps")
+    max_validation_examples: int | None = _f(None, "at most this many validation records")
+
+    def __post_init__(self):
+        for name in ("grpo_steps", "grpo_prompts", "grpo_num_generations", "grpo_max_new_tokens", "save_every"):
+            if int(getattr(self, name)) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.grpo_num_generations < 2:
+            raise ConfigError("grpo_num_generations must be >= 2: a group of one has no advantage")
+        if self.grpo_temperature <= 0:
+            raise ConfigError(f"grpo_temperature must be > 0 (GRPO samples), got {self.grpo_temperature}")
+        if not self.init_from or not self.output_dir:
+            raise ConfigError("a GRPO run needs init_from (a finished supervised run) and output_dir")
+
+    @staticmethod
+    def help() -> dict[str, str]:
+        return {f.name: f.metadata["help"] for f in fields(GrpoConfig)}
+
+
+def _order(n: int, seed: int, step: int, prompts: int) -> list[int]:
+    """The record indices of `step`: passes over a seeded shuffle, a fresh shuffle per pass."""
+    out = []
+    for k in range(step * prompts, (step + 1) * prompts):
+        epoch, pos = divmod(k, n)
+        perm = list(range(n))
+        random.Random(seed * 100003 + epoch).shuffle(perm)
+        out.append(perm[pos])
+    return out
+
+
+def _validate(lm, base, records, max_new_tokens) -> float:
+    from livr.inference.generate import decoder, encode_prompts
+    from livr.inference.answers import score
+
+    examples = encode_prompts(lm, records, image_repeats=base.method_spec.image_repeats)
+    texts = decoder(base.method_spec.decoding)(lm, examples, max_new_tokens=max_new_tokens)
+    return float(score(records, texts)["accuracy"])
+
+
+def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, Any]:
+    """Run (or resume, when OUT/grpo_state.pt exists) the GRPO steps; returns the metrics.
+    `stop_after` ends the process's work after that many steps (tests of resume)."""
+    from livr.runs.folder import load_run
+    from livr.training.data import load_run_data
+    from livr.training.grpo import grpo_step
+    from livr.training.trainer import load_trainable_state, trainable_state
+
+    out = Path(config.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lm, base = load_run(config.init_from)
+    data = load_run_data(base)
+    train = data.train.records
+    validation = (data.validation.records if data.validation else [])[: config.max_validation_examples]
+    ref = copy.deepcopy(lm)
+    for p in ref.model.parameters():
+        p.requires_grad_(False)
+    ref.model.eval()
+    params = [p for p in lm.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    generator = torch.Generator().manual_seed(config.seed)
+    history: list[dict] = []
+    start = 0
+    state_path = out / STATE_FILE
+    if state_path.is_file():
+        state = torch.load(state_path, weights_only=False)
+        if state["config"] != asdict(config):
+            raise ConfigError(f"{out} holds a GRPO run with another config; use another output_dir")
+        load_trainable_state(lm.model, state["weights"])
+        optimizer.load_state_dict(state["optimizer"])
+        generator.set_state(state["generator"])
+        history, start = state["history"], state["step"]
+    lm.model.eval()  # no dropout in GRPO (grpo_step); gradients flow all the same
+    method = "grpo_latent" if lm.lvr is not None else "grpo"
+
+    def save(step):
+        buffer = io.BytesIO()
+        torch.save({"config": asdict(config), "weights": trainable_state(lm.model), "step": step,
+                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
+                    "history": history}, buffer)
+        atomic_write_bytes(state_path, buffer.getvalue())
+
+    end = config.grpo_steps if stop_after is None else min(config.grpo_steps, start + stop_after)
+    if start == 0 and config.eval_every and validation:
+        history.append({"step": 0, "val_accuracy": _validate(lm, base, validation, config.grpo_max_new_tokens)})
+    for step in range(start, end):
+        records = [train[i] for i in _order(len(train), config.seed, step, config.grpo_prompts)]
+        entry = {"step": step + 1, **grpo_step(
+            lm, ref, optimizer, records, group_size=config.grpo_num_generations,
+            max_new_tokens=config.grpo_max_new_tokens, temperature=config.grpo_temperature,
+            epsilon=config.grpo_epsilon, beta=config.grpo_beta, generator=generator)}
+        if config.eval_every and validation and (step + 1) % config.eval_every == 0:
+            entry["val_accuracy"] = _validate(lm, base, validation, config.grpo_max_new_tokens)
+        history.append(entry)
+        if (step + 1) % config.save_every == 0 or step + 1 == end:
+            save(step + 1)
+    metrics = {"method": method, "base_method": base.method, "init_from": str(config.init_from),
+               "config": asdict(config), "steps_done": end, "history": history}
+    if end == config.grpo_steps:
+        atomic_write_json(out / METRICS_FILE, metrics)
+    return metrics
