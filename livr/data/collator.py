@@ -79,7 +79,7 @@ class Encoder:
     """Encodes records for one backbone (adapter + processor) and latent layout."""
 
     def __init__(self, adapter, processor, latent_spec, latent_ids: list[int] | None = None,
-                 image_repeats: int = 1, lvr=None, roi_tokens=None):
+                 image_repeats: int = 1, lvr=None, roi_tokens=None, mirage=None):
         self.adapter = adapter
         self.processor = processor
         self.tokenizer = processor.tokenizer
@@ -104,6 +104,12 @@ class Encoder:
             self.roi_tokens = roi_tokens
             self.lvr_ids = {t: self.tokenizer.convert_tokens_to_ids(t) for t in (START, SLOT, END, LATENT_END)}
             self.lvr_names = (START, SLOT, END, LATENT_END)
+        # Mirage: <|latent_start|> + K pads + <|latent_end|> open the assistant turn
+        self.mirage = mirage
+        if mirage is not None:
+            from livr.data.mirage_layout import TOKENS as MIRAGE_TOKENS
+
+            self.mirage_ids = [torch.tensor([self.tokenizer.convert_tokens_to_ids(t)]) for t in MIRAGE_TOKENS]
 
     # -- text pieces --------------------------------------------------------------------------
     def _render(self, num_images: int, with_answer: bool) -> tuple[str, str, str]:
@@ -167,6 +173,13 @@ class Encoder:
         if self.lvr is not None:
             lvr_pieces, selected = self._lvr_span(record, vision, rid, with_answer)
             pieces += lvr_pieces
+        if self.mirage is not None:
+            start, pad, end = self.mirage_ids
+            if with_answer:  # CE on start and end (the model opens and closes its span), none on pads
+                pieces += [(start, Segment.ANSWER), (pad.repeat(self.mirage.latents), Segment.LATENT),
+                           (end, Segment.ANSWER)]
+            else:  # decoding enters latent mode right after <|latent_start|>
+                pieces.append((start, Segment.TEMPLATE))
         if with_answer:
             pieces.append((self._ids(answer), Segment.ANSWER))
             post_ids = self._ids(post_text)
