@@ -45,46 +45,46 @@ class _Stop(Exception):
 
 
 @torch.no_grad()
-def helper_tokens(lm, image, rid: str) -> torch.Tensor:
-    """The merged visual tokens (vision tower + projector output, raster order) of one helper
-    image, read where every family puts them: the language model's input embeddings at the image
-    positions. The language model itself is not run."""
-    from livr.data.collator import Collator, Encoder
+def helper_batch_tokens(model, helper: dict, model_inputs) -> list[torch.Tensor]:
+    """Per row of a padded helper batch (`batch["mirage_helper"]`), the merged visual tokens
+    (vision tower + projector output, raster order) of its helper image, read where every family
+    puts them: the language model's input embeddings at the image positions. The language
+    model itself is not run (the recording hook stops the forward there)."""
     from livr.models.lvr import language_model
 
-    encoder = Encoder(lm.adapter, lm.processor, type(lm.latents)(num_latents=0))
-    example = encoder.encode({"id": rid, "images": [image], "prompt": "."}, with_answer=False)
-    batch = Collator(encoder, with_answer=False).pad([example])
     seen: dict = {}
 
     def hook(module, args, kwargs):
         seen["embeds"] = kwargs["inputs_embeds"]
         raise _Stop
 
-    handle = language_model(lm.model).register_forward_pre_hook(hook, with_kwargs=True)
+    handle = language_model(model).register_forward_pre_hook(hook, with_kwargs=True)
     try:
-        lm.model(**lm.model_inputs(batch, "standard"))
+        model(**model_inputs(helper, "standard"))
     except _Stop:
         pass
     finally:
         handle.remove()
     if "embeds" not in seen:
         raise RuntimeError("the vision pass did not reach the language model")
-    image_positions = batch["segment_ids"][0] == Segment.IMAGE
-    return seen["embeds"][0, image_positions.to(seen["embeds"].device)].detach()
+    images = (helper["segment_ids"] == Segment.IMAGE).to(seen["embeds"].device)
+    return [seen["embeds"][row, images[row]].detach() for row in range(images.shape[0])]
+
+
+def batch_targets(lm, model, batch: dict, spec: MirageSpec) -> torch.Tensor:
+    """(B * K, H): the K chunk-mean targets of each row's helper image, row after row."""
+    if "mirage_helper" not in batch:
+        raise DataError("a Mirage training batch needs its helper images (records without helper_image "
+                        "are refused when encoded)")
+    return torch.cat([chunk_means(t, spec.latents)
+                      for t in helper_batch_tokens(model, batch["mirage_helper"], lm.model_inputs)])
 
 
 def helper_targets(lm, records: list, spec: MirageSpec) -> torch.Tensor:
-    """(B * K, H): the K chunk-mean targets of each record's helper image, row after row. A
-    record without a helper image is refused by name."""
-    out = []
-    for i, record in enumerate(records):
-        rid = str(record.get("id", i))
-        if record.get("helper_image") is None:
-            raise DataError(f"record {rid} has no helper_image; Mirage supervises its latents with one "
-                            "(livr data build/generate fills it for jigsaw and vsp)")
-        out.append(chunk_means(helper_tokens(lm, record["helper_image"], rid), spec.latents))
-    return torch.cat(out)
+    """(B * K, H): the targets of `records`, encoded here. A record without a helper image is
+    refused by name."""
+    batch = lm.collator("standard")(records)
+    return batch_targets(lm, lm.model, batch, spec)
 
 
 def pad_mask(batch: dict) -> torch.Tensor:
@@ -99,7 +99,8 @@ def cosine_term(hidden: torch.Tensor, embeds: torch.Tensor, pads: torch.Tensor) 
 
 
 def stage1_forward(lm, model, batch: dict, targets: torch.Tensor, spec: MirageSpec, *, loss_fn=None):
-    """Teacher forcing: the targets in the pads. Returns (loss, outputs, {"ce", "cosine"})."""
+    """Teacher forcing: the targets in the pads. Returns (CE, cosine term, outputs), both terms
+    live (the caller weights them: ce_weight * CE + cosine_weight * cosine)."""
     inputs = dict(lm.model_inputs(batch, "standard"), output_hidden_states=True)
     pads = pad_mask(batch)
     seen: dict = {}
@@ -107,8 +108,7 @@ def stage1_forward(lm, model, batch: dict, targets: torch.Tensor, spec: MirageSp
         ce, outputs = loss_fn(model, inputs) if loss_fn is not None else (None, model(**inputs))
     ce = outputs.loss if ce is None else ce
     cos = cosine_term(outputs.hidden_states[-1], seen["inputs_embeds"], pads.to(outputs.logits.device))
-    loss = spec.ce_weight * ce + spec.cosine_weight * cos.to(ce.dtype)
-    return loss, outputs, {"ce": ce.detach(), "cosine": cos.detach()}
+    return ce, cos, outputs
 
 
 def recurrent_forward(lm, model, batch: dict, spec: MirageSpec, *, loss_fn=None, record: list | None = None):

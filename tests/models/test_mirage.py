@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from livr import load_backbone
-from livr.data.collator import IGNORE_INDEX
+from livr.data.collator import IGNORE_INDEX, Collator, Encoder
+from livr.models.latents import LatentSpec
 from livr.errors import ConfigError, DataError
 from livr.models.mirage import END, PAD, START, MirageSpec, chunk_means, helper_targets, recurrent_forward, stage1_forward
 from livr.models.segments import Segment
@@ -42,8 +43,8 @@ def test_targets_are_chunk_means_of_the_helper_tokens(family, helped):
     assert targets.shape[0] == 2 * SPEC.latents
     # independent: the helper alone through get_image_features, averaged chunk by chunk by hand
     for i, record in enumerate(helped):
-        alone = lm.collator("standard")([{"id": "h", "images": [record["helper_image"]], "prompt": ".",
-                                          "answer": "."}])
+        plain = Collator(Encoder(lm.adapter, lm.processor, LatentSpec(num_latents=0)))
+        alone = plain([{"id": "h", "images": [record["helper_image"]], "prompt": ".", "answer": "."}])
         feats = image_features(lm, alone)
         size = feats.shape[0] // 4
         for j in range(4):
@@ -53,8 +54,11 @@ def test_targets_are_chunk_means_of_the_helper_tokens(family, helped):
 
 def test_without_helper_image_mirage_refuses_by_name(records):
     lm = mirage_model("qwen2_5_vl")
-    with pytest.raises(DataError, match="record short has no helper_image"):
+    with pytest.raises(DataError, match="record .?short.? has no helper_image"):
         helper_targets(lm, records, SPEC)
+    with pytest.raises(DataError, match="record .?short.? has no helper_image"):
+        lm.collator("standard")(records)
+    lm.collator("standard", with_answer=False)(records)  # prompts alone need no helper
 
 
 def test_spec_errors_name_the_option():
@@ -64,7 +68,8 @@ def test_spec_errors_name_the_option():
         MirageSpec(ce_weight=-1.0)
 
 
-def test_span_layout_ce_on_start_and_end_not_pads(records):
+def test_span_layout_ce_on_start_and_end_not_pads(helped):
+    records = helped
     lm = mirage_model("qwen2_5_vl")
     batch = lm.collator("standard")(records)
     tok = lm.tokenizer
@@ -84,12 +89,18 @@ def test_stage1_writes_the_targets_and_adds_the_cosine_term(helped):
     lm = mirage_model("qwen2_5_vl")
     batch = lm.collator("standard")(helped)
     targets = helper_targets(lm, helped, SPEC)
-    loss, out, terms = stage1_forward(lm, lm.model, batch, targets, SPEC)
-    torch.testing.assert_close(loss, 0.1 * terms["ce"] + 1.0 * terms["cosine"], rtol=1e-5, atol=1e-6)
+    ce, cos, out = stage1_forward(lm, lm.model, batch, targets, SPEC)
+    torch.testing.assert_close(ce, out.loss)
+    # the cosine term, by hand: the hidden state before each pad against its target
+    pads = batch["segment_ids"] == Segment.LATENT
+    rows, cols = pads.nonzero(as_tuple=True)
+    h = out.hidden_states[-1][rows, cols - 1]
+    manual = torch.stack([1 - (a @ b) / (a.norm() * b.norm()) for a, b in zip(h, targets)]).mean()
+    torch.testing.assert_close(cos, manual, rtol=1e-5, atol=1e-6)
+    loss = 0.1 * ce + cos
     from livr.models.lvr import patched_slots
 
     seen = {}
-    pads = batch["segment_ids"] == Segment.LATENT
     with patched_slots(lm.model, slot_mask=pads, values=targets, record=seen), torch.no_grad():
         lm.model(**lm.model_inputs(batch, "standard"))
     torch.testing.assert_close(seen["inputs_embeds"][pads], targets, rtol=0, atol=0)
@@ -98,9 +109,9 @@ def test_stage1_writes_the_targets_and_adds_the_cosine_term(helped):
 
 
 @pytest.mark.parametrize("family", NATIVE_FAMILIES)
-def test_stage2_feeds_back_exactly_the_previous_hidden_state(family, records):
+def test_stage2_feeds_back_exactly_the_previous_hidden_state(family, helped):
     lm = mirage_model(family)
-    batch = lm.collator("standard")(records)
+    batch = lm.collator("standard")(helped)
     kept = []
     ce, out = recurrent_forward(lm, lm.model, batch, SPEC, record=kept)
     values, embeds = kept
