@@ -73,13 +73,14 @@ class EncodedExample:
     labels: torch.Tensor  # (L,) long, IGNORE_INDEX outside the answer
     vision: dict[str, torch.Tensor]
     extra: dict[str, torch.Tensor] = field(default_factory=dict)  # per-token, padded with -1 (LVR)
+    helper: "EncodedExample | None" = None  # Mirage: the helper image alone (its vision pass gives the targets)
 
 
 class Encoder:
     """Encodes records for one backbone (adapter + processor) and latent layout."""
 
     def __init__(self, adapter, processor, latent_spec, latent_ids: list[int] | None = None,
-                 image_repeats: int = 1, lvr=None, roi_tokens=None):
+                 image_repeats: int = 1, lvr=None, roi_tokens=None, mirage=None):
         self.adapter = adapter
         self.processor = processor
         self.tokenizer = processor.tokenizer
@@ -104,6 +105,13 @@ class Encoder:
             self.roi_tokens = roi_tokens
             self.lvr_ids = {t: self.tokenizer.convert_tokens_to_ids(t) for t in (START, SLOT, END, LATENT_END)}
             self.lvr_names = (START, SLOT, END, LATENT_END)
+        # Mirage: <|latent_start|> + K pads + <|latent_end|> open the assistant turn
+        self.mirage = mirage
+        if mirage is not None:
+            from livr.data.mirage_layout import TOKENS as MIRAGE_TOKENS
+
+            self.mirage_ids = [torch.tensor([self.tokenizer.convert_tokens_to_ids(t)]) for t in MIRAGE_TOKENS]
+            self.helper_encoder = Encoder(adapter, processor, type(latent_spec)(num_latents=0))
 
     # -- text pieces --------------------------------------------------------------------------
     def _render(self, num_images: int, with_answer: bool) -> tuple[str, str, str]:
@@ -167,6 +175,13 @@ class Encoder:
         if self.lvr is not None:
             lvr_pieces, selected = self._lvr_span(record, vision, rid, with_answer)
             pieces += lvr_pieces
+        if self.mirage is not None:
+            start, pad, end = self.mirage_ids
+            if with_answer:  # CE on start and end (the model opens and closes its span), none on pads
+                pieces += [(start, Segment.ANSWER), (pad.repeat(self.mirage.latents), Segment.LATENT),
+                           (end, Segment.ANSWER)]
+            else:  # decoding enters latent mode right after <|latent_start|>
+                pieces.append((start, Segment.TEMPLATE))
         if with_answer:
             pieces.append((self._ids(answer), Segment.ANSWER))
             post_ids = self._ids(post_text)
@@ -186,8 +201,16 @@ class Encoder:
             image_positions = (input_ids == self.image_token_id).nonzero(as_tuple=True)[0]
             sources[slots] = slot_sources(image_positions, selected, f"record {rid}")
             extra["lvr_source"] = sources
+        helper = None
+        if self.mirage is not None and with_answer:
+            if record.get("helper_image") is None:
+                raise DataError(f"record {rid} has no helper_image; Mirage supervises its latents with one "
+                                "(the jigsaw and vsp generators and the COCO jigsaw builder fill it)")
+            helper = self.helper_encoder.encode({"id": rid, "images": [record["helper_image"]], "prompt": "."},
+                                                with_answer=False)
         return EncodedExample(id=str(record.get("id", index)), input_ids=input_ids,
-                              segment_ids=segment_ids, labels=labels, vision=vision, extra=extra)
+                              segment_ids=segment_ids, labels=labels, vision=vision, extra=extra,
+                              helper=helper)
 
     def _lvr_span(self, record: dict, vision: dict, rid: str, with_answer: bool):
         """LVR's span before the answer: <|lvr_start|> (learned, CE), then in training the slots
@@ -280,4 +303,8 @@ class Collator:
             batch["mm_token_type_ids"] = (segment_ids == Segment.IMAGE).long()
         if not self.with_answer:
             del batch["labels"]
+        if any(e.helper is not None for e in examples):  # Mirage: the helper images, padded alone
+            if any(e.helper is None for e in examples):
+                raise DataError("a Mirage batch mixes records with and without a helper image")
+            batch["mirage_helper"] = self.pad([e.helper for e in examples])
         return batch

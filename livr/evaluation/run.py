@@ -126,7 +126,9 @@ class Evaluator:
         decode = decoder(self.model.decoding)
         extra = {"latent_steps": []} if self.model.decoding == "latent" else {}
         if probe.lvr_steps is not None:  # LVR's budget probes: a fixed number of latent steps
-            spec = self.model.lm.lvr
+            from livr.inference.latent import decoding_spec
+
+            spec = decoding_spec(self.model.lm)[0]
             extra["spec"] = dataclasses.replace(spec, steps=probe.lvr_steps, exit="fixed",
                                                 max_steps=max(spec.max_steps, probe.lvr_steps, 1))
         start = time.perf_counter()
@@ -139,7 +141,12 @@ class Evaluator:
             for row, steps in zip(rows, extra["latent_steps"]):
                 row["latent_steps"] = steps
             summary["mean_latent_steps"] = _mean(extra["latent_steps"])
-            summary["lvr_steps"] = probe.lvr_steps if probe.lvr_steps is not None else self.model.lm.lvr.steps
+            if probe.lvr_steps is not None:
+                summary["lvr_steps"] = probe.lvr_steps
+            else:
+                from livr.inference.latent import decoding_spec
+
+                summary["lvr_steps"] = decoding_spec(self.model.lm)[0].steps
         summary.update(probe=probe.name, mask_policy=probe.mask_policy, latents_in_prompt=probe.keep_latents
                        and self.model.lm.latents.num_latents > 0, seconds=round(seconds, 3),
                        examples_per_second=round(len(rows) / seconds, 3) if seconds > 0 else None)

@@ -59,8 +59,9 @@ def _exits(spec: LvrSpec, steps: torch.Tensor, hidden: torch.Tensor, logits: tor
 @torch.no_grad()
 def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_token_id: int,
                temperature: float = 0.0, generator: torch.Generator | None = None,
-               banned: torch.Tensor | None = None) -> LatentDecode:
-    """Latent steps, then greedy text, for a left-padded prompt batch ending in <|lvr_start|>.
+               banned: torch.Tensor | None = None, end_token: str = END) -> LatentDecode:
+    """Latent steps, then greedy text, for a left-padded prompt batch ending in <|lvr_start|>
+    (Mirage: <|latent_start|>, with `end_token` <|latent_end|>).
     `temperature` > 0 samples the text tokens instead (GRPO rollouts; `generator` seeds them);
     the latent steps are deterministic either way; `banned` token ids are never sampled."""
     from transformers import DynamicCache
@@ -68,8 +69,9 @@ def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_
     model = lm.base_model
     device = model.device
     tokenizer = lm.tokenizer
-    end_id = int(tokenizer.convert_tokens_to_ids(END))
-    latent_end_id = int(tokenizer.convert_tokens_to_ids(LATENT_END))
+    end_id = int(tokenizer.convert_tokens_to_ids(end_token))
+    latent_end_id = tokenizer.convert_tokens_to_ids(LATENT_END)  # None without LVR's tokens (Mirage)
+    latent_end_id = end_id if latent_end_id is None else int(latent_end_id)
     embed = model.get_input_embeddings()
     end_embedding = embed(torch.tensor([latent_end_id], device=device))[0]  # not .weight: peft wrappers
     eos_ids = torch.tensor([eos] if isinstance(eos, int) else list(eos or []), device=device)
@@ -131,6 +133,20 @@ def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_
 
 
 
+def decoding_spec(lm) -> tuple[LvrSpec | None, str]:
+    """(settings, end token) of a model's latent decoding: LVR's own, or Mirage's (hidden states
+    fed back after <|latent_start|> for at most K steps, or until the LM head predicts
+    <|latent_end|>: LVR's mode-switch exit with the cap K)."""
+    if lm.lvr is not None:
+        return lm.lvr, END
+    mirage = getattr(lm, "mirage", None)
+    if mirage is not None:
+        from livr.data.mirage_layout import END as MIRAGE_END
+
+        return LvrSpec(steps=mirage.latents, exit="mode_switch", max_steps=mirage.latents), MIRAGE_END
+    return None, END
+
+
 @torch.no_grad()
 def generate_latent_answers(lm, examples: Sequence, *, batch_size: int = 8, max_new_tokens: int = 8,
                             mask_policy: str = "standard", progress: bool = False, desc: str = "generating",
@@ -143,9 +159,10 @@ def generate_latent_answers(lm, examples: Sequence, *, batch_size: int = 8, max_
     from livr.errors import ConfigError
     from livr.inference.generate import prompt_collator
 
-    spec = spec or lm.lvr
+    own, end_token = decoding_spec(lm)
+    spec = spec or own
     if spec is None:
-        raise ConfigError("latent decoding needs an LVR model (a run of --method lvr)")
+        raise ConfigError("latent decoding needs an LVR or Mirage model (a run of --method lvr or mirage)")
     if mask_policy != "standard":
         raise ConfigError(f"LVR decodes under the standard mask only; mask policy {mask_policy!r} "
                           "is a LIVR probe")
@@ -165,7 +182,7 @@ def generate_latent_answers(lm, examples: Sequence, *, batch_size: int = 8, max_
             index = order[start : start + batch_size]
             batch = collator.pad([examples[i] for i in index])
             out = lvr_greedy(lm, batch, spec, max_new_tokens=max_new_tokens, eos=eos,
-                             pad_token_id=tokenizer.pad_token_id)
+                             pad_token_id=tokenizer.pad_token_id, end_token=end_token)
             for j, (i, row) in enumerate(zip(index, tokenizer.batch_decode(out.tokens, skip_special_tokens=True))):
                 texts[i] = row.strip()
                 steps[i] = int(out.steps[j])

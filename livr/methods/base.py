@@ -60,6 +60,8 @@ class Stage:
     mask_field: str | None = None
     trainable: tuple[str, ...] = ("lora", "latents")
     losses: tuple[LossTerm, ...] = (ANSWER_NLL,)
+    #: this stage's own training forward (same signature as Method.forward), or None: the method's
+    forward: Callable[..., Any] | None = None
 
     def __post_init__(self):
         unknown = [p for p in self.trainable if p not in TRAINABLE_PARTS]

@@ -49,6 +49,8 @@ class LivrModel:
     #: LVR: record, vision tensors, record id -> ROI token indices (see livr.data.roi)
     roi_tokens: Any = None
     attention: str = "4d"  # masked-attention path for non-standard policies: "livr_masked" or "4d"
+    #: Mirage's settings (`livr.data.mirage_layout.MirageSpec`) when prepared for Mirage, else None
+    mirage: Any = None
 
     @property
     def tokenizer(self):
@@ -61,7 +63,7 @@ class LivrModel:
 
     def encoder(self, image_repeats: int = 1) -> Encoder:
         return Encoder(self.adapter, self.processor, self.latents, image_repeats=image_repeats,
-                       lvr=self.lvr, roi_tokens=self.roi_tokens)
+                       lvr=self.lvr, roi_tokens=self.roi_tokens, mirage=self.mirage)
 
     def collator(self, mask_policy: str = "standard", *, max_length: int = 4096,
                  padding_side: str = "right", with_answer: bool = True,
@@ -175,6 +177,7 @@ def load_backbone(
     processor_kwargs: dict | None = None,
     trainable: bool = True,
     lvr: Any = None,
+    mirage: Any = None,
 ) -> LivrModel:
     """Load `name` (hub id, local folder or `tiny:<family>`) with K latent tokens and adapters.
 
@@ -187,7 +190,8 @@ def load_backbone(
     the paper keeps them frozen. `num_latents=0` is Direct SFT.
     `tie_word_embeddings` and `tiny_size` apply only to tiny models. `trainable=False` loads for
     inference only: no adapters, every parameter frozen, eval mode. `lvr` (a
-    `livr.models.lvr.LvrSpec`) adds LVR's tokens, trainable like the latent rows.
+    `livr.models.lvr.LvrSpec`) adds LVR's tokens, trainable like the latent rows; `mirage` (a
+    `livr.data.mirage_layout.MirageSpec`) adds Mirage's tokens the same way.
     `attention` picks how non-standard mask policies are applied: `livr_masked` (blockwise, no
     L x L mask; livr.models.attention), `4d` (an additive 4-D mask), or `auto` (livr_masked where
     supported, else 4d, logged once).
@@ -209,7 +213,7 @@ def load_backbone(
     return prepare_backbone(
         model, processor, family, name=name, spec=spec, lora=lora, lora_r=lora_r, lora_alpha=lora_alpha,
         lora_dropout=lora_dropout, full_finetune=full_finetune, train_vision=train_vision, seed=seed,
-        trainable=trainable, lvr=lvr, attention=attention,
+        trainable=trainable, lvr=lvr, mirage=mirage, attention=attention,
     )
 
 
@@ -229,6 +233,7 @@ def prepare_backbone(
     seed: int = 0,
     trainable: bool = True,
     lvr: Any = None,
+    mirage: Any = None,
     attention: str = "auto",
 ) -> LivrModel:
     """The second half of `load_backbone`, for a (model, processor) pair built by other means
@@ -254,6 +259,11 @@ def prepare_backbone(
 
         had_lvr = TOKENS[0] in processor.tokenizer.get_vocab()
         lvr_ids = list(add_lvr_tokens(processor.tokenizer).values())
+    if mirage is not None:
+        from livr.data.mirage_layout import TOKENS as MIRAGE_TOKENS, add_mirage_tokens
+
+        had_lvr = MIRAGE_TOKENS[0] in processor.tokenizer.get_vocab()
+        lvr_ids = list(add_mirage_tokens(processor.tokenizer).values())
     embeddings = model.get_input_embeddings().weight
     if len(processor.tokenizer) > embeddings.shape[0]:
         # mean_resizing would compute a vocab-sized covariance; the latent rows are set below anyway
@@ -271,7 +281,7 @@ def prepare_backbone(
         model.eval()
     return LivrModel(model=model, processor=processor, adapter=adapter, latents=spec,
                      latent_ids=latent_ids, name=name, info=info, attention=attention,
-                     lvr=lvr if lvr is not None and lvr.enabled else None)
+                     lvr=lvr if lvr is not None and lvr.enabled else None, mirage=mirage)
 
 
 def _check_trainable(lora: bool, full_finetune: bool, train_vision: bool) -> None:

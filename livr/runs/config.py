@@ -88,6 +88,13 @@ class LivrTrainingConfig:
                                   default="budget")
 
     # -- trainable parameters ------------------------------------------------------------------
+    # -- Mirage (method mirage only; livr.models.mirage) --------------------------------------------
+    mirage_latents: int = _help("Mirage: K latent positions per example (the helper image's tokens cut "
+                                "into K chunk means), and the cap on latent steps at decoding.", default=4)
+    mirage_ce_weight: float = _help("Mirage, stage 1: weight of the cross-entropy beside the cosine term.",
+                                    default=0.1)
+    mirage_cosine_weight: float = _help("Mirage, stage 1: weight of mean(1 - cos(hidden before a latent, "
+                                        "its helper target)).", default=1.0)
     full_finetune: bool = _help("Train the whole language model instead of LoRA (vision tower and "
                                 "projector stay frozen unless train_vision).", default=False)
     train_vision: bool = _help("Also train the vision encoder and projector in full (the paper keeps "
@@ -182,6 +189,15 @@ class LivrTrainingConfig:
         return LvrSpec(steps=self.lvr_steps, lam=self.lvr_lambda, loss=self.lvr_loss, exit=self.lvr_exit,
                        max_steps=self.lvr_max_steps, end_threshold=self.lvr_end_threshold,
                        switch_weight=self.lvr_switch_weight, train_tokens=self.lvr_train_tokens)
+
+    def mirage_spec(self):
+        """Mirage's settings (`livr.data.mirage_layout.MirageSpec`) for method mirage, else None."""
+        if self.method != "mirage":
+            return None
+        from livr.data.mirage_layout import MirageSpec
+
+        return MirageSpec(latents=self.mirage_latents, ce_weight=self.mirage_ce_weight,
+                          cosine_weight=self.mirage_cosine_weight)
 
     def resolved(self) -> "LivrTrainingConfig":
         """A copy with the method's defaults filled in; raises ConfigError on any problem."""
@@ -344,12 +360,13 @@ def problems(config: LivrTrainingConfig) -> list[str]:
         value = getattr(c, name)
         if value is not None and value < 0:
             out.append(f"{name} must be >= 0, got {value}")
-    if c.stage1_epochs and m.stage1_mask is None:
+    if c.stage1_epochs and m.stage_for("stage1_epochs") is None:
         out.append(f"stage1_epochs={c.stage1_epochs} but method {c.method} has no stage 1; set it to 0 "
                    "or use method livr / mask_only")
     if c.stage1_epochs is not None and c.stage2_epochs is not None and c.stage1_epochs + c.stage2_epochs == 0:
         out.append("stage1_epochs + stage2_epochs is 0: nothing to train")
     out += _lvr_problems(c)
+    out += _mirage_problems(c)
     if c.latent_position not in POSITIONS:
         out.append(f"latent_position must be one of {', '.join(POSITIONS)}, got {c.latent_position!r}")
     if c.full_finetune and not m.lora:
@@ -419,6 +436,20 @@ def _lvr_problems(c: LivrTrainingConfig) -> list[str]:
     if not spec.enabled:
         return ["lvr_steps=0 with lvr_train_tokens=budget leaves LVR without latent steps; use method "
                 "sft for that"]
+    return []
+
+
+def _mirage_problems(c: LivrTrainingConfig) -> list[str]:
+    """mirage_* fields: valid values for method mirage, left at their defaults otherwise."""
+    changed = [f.name for f in dataclasses.fields(c)
+               if f.name.startswith("mirage_") and getattr(c, f.name) != f.default]
+    if c.method != "mirage":
+        return [f"{name} is set but method {c.method} is not mirage; remove it or use method mirage"
+                for name in changed]
+    try:
+        c.mirage_spec()
+    except ConfigError as err:
+        return [str(err)]
     return []
 
 

@@ -58,6 +58,7 @@ def load_model(config: LivrTrainingConfig, name: str | None = None):
         seed=config.seed,
         processor_kwargs={"max_pixels": config.max_pixels} if config.max_pixels else None,
         lvr=config.lvr_spec(),
+        mirage=config.mirage_spec(),
     )
     if lm.lvr is not None:  # LVR: the ROI tokens of a record, on this family's token grid
         lm.roi_tokens = lm.adapter.roi_mapper(lm.base_model, lm.processor)

@@ -268,7 +268,7 @@ class _Session:
             lm=self.lm,
             mask_policy=policy,
             extra_losses=self.config.method_spec.stage(stage).extra_losses,
-            method_forward=self.config.method_spec.forward,
+            method_forward=self.config.method_spec.stage(stage).forward or self.config.method_spec.forward,
         )
         epoch_callback.trainer = trainer
         result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)

@@ -49,6 +49,9 @@ def test_jigsaw_canvas_patches_and_splits(coco):
         k = "AB".index(rec["answer"])
         assert _mae(options[k], _crop(src, truth)) < 6 < _mae(options[1 - k], _crop(src, truth))
         assert _mae(options[1 - k], _crop(src, other)) < 6
+        # Mirage's helper image: the completed canvas, the true piece in place
+        assert rec["helper_image"].size == (w, h)
+        assert _mae(rec["helper_image"], _crop(src, m["canvas"])) < 6
 
 
 def _inter(a, b) -> float:

@@ -148,7 +148,46 @@ def test_jigsaw_canvas_patches_and_rules(records):
                     + np.abs(p[:, 0] - canvas[h // 2 :, w // 2 - 1]).mean())
 
         seam_ok += seam(gt) < seam(other)
+        # Mirage's helper image: the completed picture, the true piece in the hole
+        helper = np.asarray(r["helper_image"]).astype(int)
+        assert helper.shape == canvas.shape
+        assert np.array_equal(helper[vis], canvas[vis])
+        assert np.array_equal(helper[h // 2 :, w // 2 :], gt)
+        assert not np.array_equal(helper[h // 2 :, w // 2 :], other)
     assert seam_ok >= 0.9 * N
+
+
+def test_vsp_helper_is_the_board_a_later_step_into_the_plan(records):
+    for r in records["vsp", "validation"]:
+        m = meta(r)
+        plan = vsp.parse_plan(r["answer"])
+        step = vsp.helper_step(len(plan))
+        assert 1 <= step <= len(plan)
+        later = vsp.later_map(m["grid"], plan, step)
+        assert later != m["grid"] and sum(row.count("S") for row in later) == 1
+        assert r["helper_image"].tobytes() == vsp.render_map(later).tobytes()
+        # the player stands where the first `step` moves take it, on no hole
+        i = next(i for i, row in enumerate(later) if "S" in row)
+        assert m["grid"][i][later[i].index("S")] in "FG"
+        # done by hand for one move: the player's new cell is one move from the start
+        if step == 1:
+            s = next((i, row.index("S")) for i, row in enumerate(m["grid"]) if "S" in row)
+            dr, dc = vsp.MOVES[plan[0]]
+            assert later[s[0] + dr][s[1] + dc] == "S"
+
+
+def test_vsp_shaded_helper_keeps_the_shades():
+    rec = vsp.generate("validation", 2, np.random.default_rng(3), **vsp.LEVELS["medium"])[0]
+    board, helper = (np.asarray(im).astype(int) for im in (rec["images"][0], rec["helper_image"]))
+    m = meta(rec)
+    cell = vsp.IMAGE_SIZE // m["size"]
+    plan = vsp.parse_plan(rec["answer"])
+    later = vsp.later_map(m["grid"], plan, vsp.helper_step(len(plan)))
+    for i, row in enumerate(m["grid"]):
+        for j, kind in enumerate(row):
+            tile = np.s_[i * cell : (i + 1) * cell, j * cell : (j + 1) * cell]
+            same = np.array_equal(board[tile], helper[tile])
+            assert same == (kind == later[i][j]), (i, j)
 
 
 # ---------------------------------------------------------------- localization

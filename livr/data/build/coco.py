@@ -142,7 +142,10 @@ def jigsaw_example(image: Image.Image, rng, split: str, index: int, stem: str, r
         "truth_patch": list(truth),
         "distractor_patch": list(distractor),
     }
-    return mcq_record("jigsaw", split, index, images, answer, SOURCE, meta)
+    rec = mcq_record("jigsaw", split, index, images, answer, SOURCE, meta)
+    # Mirage's helper image: the completed picture (the canvas with the true piece in place)
+    rec["helper_image"] = encode_image(arr[canvas[1] : canvas[3], canvas[0] : canvas[2]].copy())
+    return rec
 
 
 def _jigsaw_distractor(rng, size, canvas, truth, pw, ph, tries: int = 300):

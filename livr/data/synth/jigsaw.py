@@ -123,10 +123,12 @@ def _one_example(split, rng, min_center_frac, min_gt_std, min_option_diff, min_s
             if gap < min_colour_gap or closer_by < min_colour_gap / 2:
                 continue
             extra["colour_gap"] = round(gap, 2)
+        complete = Image.fromarray(np.ascontiguousarray(canvas))
         canvas = canvas.copy()
         canvas[ph:, pw:] = 0
         return {
             "canvas": Image.fromarray(canvas),
+            "complete": complete,
             "gt": Image.fromarray(gt),
             "distractor": Image.fromarray(np.ascontiguousarray(distractor)),
             "metadata": {
@@ -164,7 +166,8 @@ def generate(
     distractor_from: str = "same photo",
     min_colour_gap: float = 0.0,
 ) -> list[dict]:
-    """`n` jigsaw records; images = [masked canvas, option A patch, option B patch].
+    """`n` jigsaw records; images = [masked canvas, option A patch, option B patch]; the helper
+    image (Mirage's supervision) is the completed canvas, the true piece in place.
 
     min_center_frac: distance between distractor and ground-truth centres, as a fraction of the
     canvas diagonal. min_gt_std / min_option_diff: redraw flat ground truths and options whose
@@ -205,6 +208,8 @@ def generate(
                 prompt=prompt,
                 source=f"synthetic:{TASK}",
                 metadata=ex["metadata"],
+                # Mirage's helper image: the completed picture, true piece in place
+                helper_image=ex["complete"],
             )
         )
     return records

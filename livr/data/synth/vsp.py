@@ -210,6 +210,25 @@ def render_map(rows: list[str], shades=None) -> Image.Image:
     return image
 
 
+def helper_step(plan_length: int) -> int:
+    """How many moves of the plan the helper image shows done: the middle of the plan, rounded
+    up (so a one-move plan shows the player on the goal)."""
+    return (plan_length + 1) // 2
+
+
+def later_map(rows: list[str], plan: list[str], step: int) -> list[str]:
+    """The map after the first `step` moves of `plan`: the player ("S") moved there, its start
+    cell now ice. A player that reached the goal replaces it (the gift is collected)."""
+    n_rows, n_cols = len(rows), len(rows[0])
+    r, c = next((i, row.index("S")) for i, row in enumerate(rows) if "S" in row)
+    for a in plan[:step]:
+        dr, dc = MOVES[a]
+        r, c = min(max(r + dr, 0), n_rows - 1), min(max(c + dc, 0), n_cols - 1)
+    cells = [list(row.replace("S", "F")) for row in rows]
+    cells[r][c] = "S"
+    return ["".join(row) for row in cells]
+
+
 # ---------------------------------------------------------------- generator
 
 
@@ -234,7 +253,8 @@ def generate(
     max_plan_length: int | None = None,
     shade: bool = False,
 ) -> list[dict]:
-    """`n` vsp records, grid sizes exactly balanced over `levels`.
+    """`n` vsp records, grid sizes exactly balanced over `levels`. The helper image (Mirage's
+    supervision) is the same board with the player `helper_step` moves into the shortest plan.
 
     hole_prob: chance that a cell other than start and goal is a hole (FrozenLake's random maps
     use 0.2); min_plan_length: the fewest moves a map may need (default: size - 1);
@@ -264,17 +284,21 @@ def generate(
         if not simulate_plan(metadata, answer):
             raise AssertionError(f"generated plan fails its own map: {rows} {answer}")
         question, choices, prompt = build_prompt(TASK, size=str(size))
+        shades = rng.integers(len(SHADES), size=(size, size)) if shade else None
+        # Mirage's helper image: the same board a later step into the plan
+        helper = render_map(later_map(rows, plan, helper_step(len(plan))), shades)
         records.append(
             make_record(
                 id=f"{TASK}-{split}-{i:06d}",
                 task=TASK,
-                images=[render_map(rows, rng.integers(len(SHADES), size=(size, size)) if shade else None)],
+                images=[render_map(rows, shades)],
                 question=question,
                 choices=choices,
                 answer=answer,
                 prompt=prompt,
                 source=f"synthetic:{TASK}",
                 metadata=metadata,
+                helper_image=helper,
             )
         )
     return records
