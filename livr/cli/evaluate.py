@@ -68,11 +68,12 @@ def _load(args):
     from livr.data.tasks import parse_task_list
     from livr.evaluation.models import load_eval_model
     from livr.evaluation.run import check_out
-    from livr.evaluation.sources import load_eval_records
+    from livr.evaluation.sources import load_eval_records, split_read
 
     check_out(Path(args.out), args.overwrite)
     tasks = parse_task_list(args.tasks) if args.tasks is not None else None
     records = load_eval_records(args.data, args.split, tasks, args.limit)
+    args.split = split_read(records, args.split)  # eval.json names the split read (BLINK: val)
     model = load_eval_model(args.model, dtype=args.dtype, trust_remote_code=args.trust_remote_code)
     return model, records
 

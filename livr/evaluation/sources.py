@@ -4,7 +4,8 @@
 - BLINK: `blink` or `blink:hub` (the hub repository, needs a network), `blink:REPO_ID`, or
   `blink:PATH` / a folder holding a local copy of the hub repository (`<Config>/val-*.parquet`).
   BLINK's test answers are hidden, so its val split is the test set (the paper's numbers);
-  `--split test` and `--split val` both read it.
+  `--split test` and `--split val` both read it; records keep BLINK's ids (`val_Jigsaw_1`) and
+  `split_read(records, split)` names the split read (`val`) for eval.json.
 - V*Bench: `vstar:PATH` (a folder with `test_questions.jsonl` and the images, the layout of the
   hub dataset craigwu/vstar_bench) or `vstar` / `vstar:hub` (downloads it); tasks
   `vstar_direct_attributes` and `vstar_relative_position` (`livr.data.build.vstar`).
@@ -19,7 +20,7 @@ the first 50 evaluation examples of each task).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from livr.data.tasks import TASKS
 from livr.errors import DataError
@@ -143,6 +144,16 @@ def _from_folder(data: str, split: str, tasks: list[str] | None, limit: int | No
         index = _per_task_limit([{"task": t, "i": i} for i, t in enumerate(ds["task"])], limit)
         ds = ds.select([r["i"] for r in index])
     return decode_split(ds, split, data)
+
+
+def split_read(records: Sequence[dict], split: str) -> str:
+    """The split the records were really read from: BLINK's own (`val`) for BLINK records, which
+    livr evaluates as its test set, else `split` as given."""
+    import json
+
+    splits = {json.loads(r["metadata"] or "{}").get("blink_split") for r in records
+              if r.get("source") == "blink"}
+    return splits.pop() if len(splits) == 1 and None not in splits else split
 
 
 def load_eval_records(data: str, split: str = "test", tasks: list[str] | None = None,

@@ -17,7 +17,7 @@ def test_local_parquet(tmp_path):
     fx.fits_features(records)
     for i, rec in enumerate(records):
         assert (
-            rec["id"] == f"jigsaw-test-{i:06d}"
+            rec["id"] == f"val_Jigsaw_{i + 1}"  # BLINK's own id
             and rec["task"] == "jigsaw"
             and rec["source"] == "blink"
         )

@@ -188,3 +188,14 @@ def _first_step_logits(model, evaluator):
     batch = prompt_collator(lm).pad(evaluator.examples(True))
     with torch.no_grad():
         return lm.base_model(**lm.model_inputs(batch, "standard")).logits[:, -1]
+
+
+def test_blink_eval_keeps_blink_ids_and_names_the_split_read(tmp_path):
+    from tests.data.fixtures import write_blink
+
+    root = write_blink(tmp_path / "BLINK", "Jigsaw", n=2)
+    code, out = _eval(tmp_path, "--model", "tiny:qwen2_5_vl", "--data", f"blink:{root}", "--max-new-tokens", "2")
+    assert code == 0
+    report, rows = _read(out)
+    assert [r["id"] for r in rows] == ["val_Jigsaw_1", "val_Jigsaw_2"]
+    assert report["split"] == "val"  # --split test (the default) reads BLINK's val split

@@ -11,7 +11,8 @@
 `task` is one of our task names (mapped to its BLINK config, e.g. jigsaw -> Jigsaw) or a BLINK
 config name. Each row becomes a record: images image_1..image_4 (non-null, in order), BLINK's
 question and choices, answer "(A)" -> "A", and a prompt re-formatted with
-`livr.data.prompts.format_mcq` so train and test prompts share one layout. BLINK's own
+`livr.data.prompts.format_mcq` so train and test prompts share one layout. The record id is
+BLINK's own `idx` (e.g. `val_Jigsaw_1`), so predictions join with other tools' outputs; BLINK's
 `prompt`, `idx`, `sub_task` and `explanation` go to metadata. BLINK's Counting config is
 multiple choice (its records carry choices and a letter); our counting test set is PixMo-Count.
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from livr.data.build.common import image_from_bytes, record_id
+from livr.data.build.common import image_from_bytes
 from livr.data.prompts import format_mcq
 from livr.data.schema import make_record
 from livr.data.tasks import TASKS
@@ -126,7 +127,7 @@ def _record(task: str, config: str, split: str, index: int, row: dict) -> dict:
         )
     images = [row[c] for c in IMAGE_COLUMNS if row.get(c) is not None]
     return make_record(
-        id=record_id(task, "test", index),
+        id=str(row["idx"]),  # BLINK's own id (e.g. val_Jigsaw_1): predictions join with other tools'
         task=task,
         images=images,
         question=row["question"],
