@@ -76,7 +76,11 @@ def output_lock(path: str | os.PathLike, *, read: bool = False, what: str = "") 
             _HELD[key][1] -= 1
         return
     lock_file, record = lock_paths(key)
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        yield  # an unusable place: nothing can be written there, and the command names why
+        return
     lock = ReadWriteLock(lock_file, is_singleton=False)
     label = f"{what} {key}".strip()
     try:
