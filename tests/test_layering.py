@@ -13,7 +13,7 @@ LIVR = Path(__file__).resolve().parent.parent / "livr"
 
 # Lowest first; rooms in one tuple are peers and may not import each other.
 ROOMS = [
-    ("base",),  # livr/__init__.py, livr/errors.py, livr/io.py
+    ("base",),  # livr/__init__.py, livr/errors.py, livr/io.py, livr/locks.py
     ("data",),
     ("models",),
     ("methods",),
@@ -39,7 +39,7 @@ EXCEPTIONS = {
 
 def room(module: str) -> str:
     parts = module.split(".")
-    if len(parts) == 1 or parts[1] in ("errors", "io"):
+    if len(parts) == 1 or parts[1] in ("errors", "io", "locks"):
         return "base"
     return parts[1]
 

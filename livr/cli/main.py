@@ -4,15 +4,21 @@ Each sub-command lives in its own module under `livr.cli` and exposes
 `register(subparsers)`, which adds its parser and sets `func` to a callable taking the parsed
 arguments. This file only collects them and turns `LivrError` into a clean one-paragraph
 message with exit status 2.
+
+Every output a sub-command names (`--out`, `--out-data`) is locked here for the whole command
+(`livr.locks`): a second writer of the same path is refused before it touches anything.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
 import sys
 
 from livr.errors import LivrError
+from livr.locks import output_lock
 
 # Modules that provide sub-commands. A module listed here that is missing is a packaging bug.
 COMMAND_MODULES = (
@@ -40,11 +46,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# The attributes that name what a sub-command writes (`output_dir` is `livr train --out`).
+OUTPUT_OPTIONS = (("out", "--out"), ("output_dir", "--out"), ("out_data", "--out-data"))
+
+
+def _lock_outputs(args: argparse.Namespace, stack: contextlib.ExitStack) -> None:
+    if os.environ.get("RANK", "0") != "0":
+        return  # a distributed run: rank 0 holds the locks for all ranks
+    for attr, flag in OUTPUT_OPTIONS:
+        value = getattr(args, attr, None)
+        if isinstance(value, (str, os.PathLike)) and str(value):
+            stack.enter_context(output_lock(value, what=flag))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        result = args.func(args)
+        with contextlib.ExitStack() as stack:
+            _lock_outputs(args, stack)
+            result = args.func(args)
     except LivrError as err:
         print(f"livr {args.command}: error: {err}", file=sys.stderr)
         return 2

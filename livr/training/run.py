@@ -34,6 +34,7 @@ of every epoch; an interrupted epoch is redone.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -43,6 +44,7 @@ from typing import Any
 
 from livr.errors import ConfigError, DataError
 from livr.io import atomic_write_bytes, atomic_write_json, atomic_write_text, discard
+from livr.locks import output_lock
 from livr.runs.config import RESUME_FREE, LivrTrainingConfig
 from livr.runs.folder import (  # noqa: F401 (the folder names and loaders, importable here as before)
     BEST_FILE, CONFIG_FILE, METRICS_FILE, PREDICTIONS_FILE, PROGRESS_FILE, TIMING_FILE, load_model, load_run,
@@ -151,10 +153,7 @@ def train(config: LivrTrainingConfig, *, resume: bool = False, overwrite: bool =
           command: str | None = None) -> dict[str, Any]:
     """Run (or resume) the training described by `config`; returns the metrics written."""
     from accelerate import PartialState
-    from transformers import set_seed
 
-    from livr.data.leakage import check_leakage
-    from livr.training.data import encode_run_data, load_run_data
     from livr.training.trainer import cpu_processes, fsdp_on_cpu_note
 
     config = config.resolved()
@@ -162,6 +161,21 @@ def train(config: LivrTrainingConfig, *, resume: bool = False, overwrite: bool =
     note = fsdp_on_cpu_note(config.trainer_args)
     if note:
         _say(is_main, note)
+    with contextlib.ExitStack() as locks:
+        if is_main:  # one writer of the run folder, and no writer of the data while it is read
+            locks.enter_context(output_lock(config.output_dir, what="output_dir"))
+            if Path(str(config.data)).is_dir():
+                locks.enter_context(output_lock(config.data, read=True, what="data"))
+        return _train(config, is_main, resume=resume, overwrite=overwrite, command=command)
+
+
+def _train(config: LivrTrainingConfig, is_main: bool, *, resume: bool, overwrite: bool,
+           command: str | None) -> dict[str, Any]:
+    from transformers import set_seed
+
+    from livr.data.leakage import check_leakage
+    from livr.training.data import encode_run_data, load_run_data
+
     run = Path(config.output_dir)
     status = prepare_folder(config, resume=resume, overwrite=overwrite)
     if status == "finished":
