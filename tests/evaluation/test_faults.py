@@ -42,7 +42,7 @@ def test_eval_killed_then_rerun_gives_the_same_report(point, reference, livr_run
     stall, call, match = KILL_POINTS[point]
     run_killed(argv, tmp_path / "child", stall=stall, call=call, match=match, preload=("torch", "transformers"))
     assert not out.exists()
-    leftovers = list(parent.iterdir()) if parent.exists() else []
+    leftovers = [p for p in parent.iterdir() if not p.name.startswith(".eval.lock")] if parent.exists() else []  # not the lock files
     if point == "writing":  # the partial folder has a hidden temporary name only
         [tmp] = leftovers
         assert tmp.name.startswith(".eval.tmp-") and sorted(p.name for p in tmp.iterdir()) == ["predictions.jsonl"]

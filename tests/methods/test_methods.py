@@ -21,7 +21,7 @@ EXPECTED = {
 
 
 def test_the_registry_holds_the_methods_in_order():
-    assert list(METHODS) == list(EXPECTED) + ["lvr"]
+    assert list(METHODS) == list(EXPECTED) + ["lvr", "mirage"]
     assert all(get_method(name) is METHODS[name] for name in EXPECTED)
 
 
