@@ -51,6 +51,8 @@ class LlavaOnevisionAdapter(BackboneAdapter):
     image_token = "<image>"
     vision_keys = ("pixel_values", "image_sizes", "batch_num_images")
     vision_modules = ("vision_tower", "multi_modal_projector")
+    native_processor = "LlavaOnevisionProcessor"
+    video_processor = "LlavaOnevisionVideoProcessor"
     tiny_image_size = 56
     tiny_patch = 14
 
