@@ -50,6 +50,6 @@ def _family(path: Path, trust_remote_code: bool) -> str:
                 if get_adapter(family).native_processor == name:
                     return family
             raise ConfigError(f"{processor} names processor class {name!r}, which is not one of livr's families")
-    except ValueError as err:  # malformed JSON
+    except json.JSONDecodeError as err:
         raise ConfigError(f"{path}: its config is unreadable ({err})") from None
     return resolve_family(str(path), trust_remote_code)[0]
