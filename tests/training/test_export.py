@@ -1,6 +1,7 @@
 """The exported chat template puts the latents where training put them (after or before the prompt),
 and an export holds the processor files of its family's native processor."""
 
+import inspect
 import json
 
 import numpy as np
@@ -83,8 +84,12 @@ def test_export_processor_files_are_the_native_processors(family, tmp_path):
     assert image == plain(processor.image_processor.to_dict())
     assert plain(AutoImageProcessor.from_pretrained(tmp_path).to_dict()) == image
     assert not image["image_processor_type"].endswith("Pil")
-    # the processor's own settings (LLaVA-OneVision: image token count, feature strategy)
-    expected = {k: v for k, v in plain(processor.to_dict()).items() if k not in ("image_processor", "processor_class")}
+    # the processor's own settings: the native processor saves those of its attributes that its
+    # `__init__` names (ProcessorMixin.to_dict), e.g. LLaVA-OneVision's image token count,
+    # feature strategy, image and video tokens and aspect ratio
+    named = set(inspect.signature(getattr(transformers, native).__init__).parameters) - {
+        "self", "kwargs", "chat_template", "image_processor", "tokenizer", "video_processor"}
+    expected = plain({k: getattr(processor, k) for k in named if k in vars(processor)})
     assert {k: v for k, v in saved.items() if k not in ("image_processor", "video_processor",
                                                         "processor_class")} == expected
     # the video processor: the family's class; the fields shared with the image pipeline equal
