@@ -3,12 +3,14 @@
 The LoRA weights and the trained latent rows are merged into the backbone (peft
 `merge_and_unload`), the tokenizer keeps the latent tokens, and the chat template appends the K
 latent tokens to the last user message exactly where training put them (after the prompt text, or
-before it with `latent_position: before`). Plain transformers then loads and generates with the
-folder, without livr: any serving stack that runs the base model can serve the result.
+before it with `latent_position: before`). The processor files are those the family's own
+processor writes (`write_processor_files`), so the standard two lines load the folder without
+livr wherever they load the original backbone:
 
+    processor = AutoProcessor.from_pretrained(OUT)     # needs torchvision; else livr.inference.load_processor(OUT)
     model = AutoModelForImageTextToText.from_pretrained(OUT)
-    text = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    # -> "...<image>question<|latent_0|>...<|latent_15|><|im_end|>\\n<|im_start|>assistant\\n"
+    text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    # -> "...<|image_pad|>...question<|latent_0|>...<|latent_15|><|im_end|>\n<|im_start|>assistant\n"
 """
 
 from __future__ import annotations
