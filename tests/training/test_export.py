@@ -127,6 +127,23 @@ def test_video_config_of_a_backbone_folder_is_the_backbones(tmp_path):
         "patch_size": 16, "video_processor_type": "Qwen3VLVideoProcessor"}
 
 
+@pytest.mark.skipif(__import__("transformers").utils.is_torchvision_available(), reason="torchvision is installed")
+@pytest.mark.parametrize("family", sorted(NATIVE))
+def test_auto_processor_finds_every_file_and_needs_only_torchvision(family, tmp_path):
+    """The issue's symptom: AutoProcessor stopped at a missing video processor config (OSError).
+    Now every file is found and only the video processor class itself is missing here."""
+    from transformers import AutoProcessor
+
+    from livr.models.backbones import get_adapter
+    from livr.training.export import write_processor_files
+
+    adapter = get_adapter(family)
+    processor = adapter.tiny_processor() if family == "llava_onevision" else adapter.tiny_processor(112 * 112)
+    write_processor_files(tmp_path, processor, family)
+    with pytest.raises(ImportError, match=f"{NATIVE[family][1]} requires the Torchvision library"):
+        AutoProcessor.from_pretrained(tmp_path)
+
+
 @pytest.mark.skipif(not __import__("transformers").utils.is_torchvision_available(),
                     reason="the native processor needs torchvision (not installed here)")
 @pytest.mark.parametrize("family", sorted(NATIVE))
