@@ -42,6 +42,7 @@ def predict_probes(model, images: Sequence[Any], prompt: str, *, probes: Sequenc
                    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS, max_length: int = DEFAULT_MAX_LENGTH,
                    **load_kwargs) -> dict[str, str]:
     """{probe name: answer} for `probes` (default: every probe that applies to the model)."""
+    from livr.data.collator import MAX_IMAGES
     from livr.evaluation.probes import check_probe, get_probe
     from livr.evaluation.run import decode_under_probe
 
@@ -49,9 +50,10 @@ def predict_probes(model, images: Sequence[Any], prompt: str, *, probes: Sequenc
         raise ConfigError("the prompt is empty; give the question to ask (--prompt)")
     if max_new_tokens < 1:
         raise ConfigError(f"--max-new-tokens must be at least 1, got {max_new_tokens}")
+    images = list(images)
+    if not 1 <= len(images) <= MAX_IMAGES:
+        raise ConfigError(f"give 1 to {MAX_IMAGES} images (--image), got {len(images)}")
     record = {"id": "input", "images": [_image(im, i) for i, im in enumerate(images)], "prompt": prompt}
-    if not 1 <= len(record["images"]) <= 4:
-        raise ConfigError(f"give 1 to 4 images (--image), got {len(record['images'])}")
     model = _model(model, load_kwargs)
     chosen = [get_probe(name) for name in (probes or applicable_probes(model))]
     for probe in chosen:
