@@ -6,6 +6,8 @@ Public API (kept stable):
     LivrModel.collator(mask_policy=...)(records) -> batch
     LivrModel(batch) -> transformers outputs with .logits (and .loss when labels are present)
     POLICIES, MaskPolicy, build_attention_mask, Segment, LatentSpec
+    predict(model, images, prompt, probe="none") -> str        # a model's answer (livr predict)
+    predict_probes(model, images, prompt) -> {probe: answer}
 """
 
 import importlib
@@ -21,6 +23,8 @@ _EXPORTS = {
     "build_attention_mask": "livr.models.masks",
     "get_policy": "livr.models.masks",
     "Segment": "livr.models.segments",
+    "predict": "livr.evaluation.predict",
+    "predict_probes": "livr.evaluation.predict",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "livr.cli.grpo",
     "livr.cli.pretrain",
     "livr.cli.evaluate",
+    "livr.cli.predict",
     "livr.cli.report",
     "livr.cli.viz",
 )

@@ -87,6 +87,27 @@ def score_predictions(records: Sequence[dict], outputs: Sequence[str]) -> tuple[
     return summary, rows
 
 
+def decode_under_probe(model, examples: Sequence, probe: Probe, *, batch_size: int = 8,
+                       max_new_tokens: int = 8, progress: bool = False) -> tuple[list[str], dict]:
+    """(answers, extra) of the EvalModel `model` for encoded `examples` (encoded with the latents
+    `probe` keeps) under `probe`; `extra` holds LVR's latent steps per answer (empty otherwise)."""
+    from livr.inference.generate import decoder
+
+    check_probe(probe, model.decoding)
+    extra = {"latent_steps": []} if model.decoding == "latent" else {}
+    if probe.lvr_steps is not None:  # LVR's budget probes: a fixed number of latent steps
+        from livr.inference.latent import decoding_spec
+
+        spec = decoding_spec(model.lm)[0]
+        extra["spec"] = dataclasses.replace(spec, steps=probe.lvr_steps, exit="fixed",
+                                            max_steps=max(spec.max_steps, probe.lvr_steps, 1))
+    outputs = decoder(model.decoding)(probe_model(model.lm, probe), examples, batch_size=batch_size,
+                                      max_new_tokens=max_new_tokens, mask_policy=probe.mask_policy,
+                                      progress=progress, desc=f"generating ({probe.name})", **extra)
+    extra.pop("spec", None)
+    return outputs, extra
+
+
 class Evaluator:
     """A loaded model and its records, encoded once per latent layout and reused by every probe."""
 
@@ -118,23 +139,12 @@ class Evaluator:
         return self._encoded[keep_latents]
 
     def run(self, probe: Probe | str = "none") -> tuple[dict[str, Any], list[dict]]:
-        from livr.inference.generate import decoder
-
         probe = get_probe(probe) if isinstance(probe, str) else probe
-        check_probe(probe, self.model.decoding)
+        check_probe(probe, self.model.decoding)  # before encoding
         examples = self.examples(probe.keep_latents)
-        decode = decoder(self.model.decoding)
-        extra = {"latent_steps": []} if self.model.decoding == "latent" else {}
-        if probe.lvr_steps is not None:  # LVR's budget probes: a fixed number of latent steps
-            from livr.inference.latent import decoding_spec
-
-            spec = decoding_spec(self.model.lm)[0]
-            extra["spec"] = dataclasses.replace(spec, steps=probe.lvr_steps, exit="fixed",
-                                                max_steps=max(spec.max_steps, probe.lvr_steps, 1))
         start = time.perf_counter()
-        outputs = decode(probe_model(self.model.lm, probe), examples, batch_size=self.batch_size,
-                         max_new_tokens=self.max_new_tokens, mask_policy=probe.mask_policy,
-                         progress=self.progress, desc=f"generating ({probe.name})", **extra)
+        outputs, extra = decode_under_probe(self.model, examples, probe, batch_size=self.batch_size,
+                                            max_new_tokens=self.max_new_tokens, progress=self.progress)
         seconds = time.perf_counter() - start
         summary, rows = score_predictions(self.records, outputs)
         if extra:  # LVR: the latent steps each prediction took, and their mean

@@ -206,10 +206,39 @@ def eval_data_of_another_schema(tmp, shared):
         "schema", "missing columns"]
 
 
+def predict_args(tmp, image, *extra):
+    return ["predict", "--model", "tiny:qwen2_5_vl", "--image", image, "--prompt", "Which? (A) x (B) y", *extra]
+
+
+def predict_unreadable_image(tmp, shared):
+    Image.new("RGB", (56, 56)).save(tmp / "good.png")
+    (tmp / "bad.png").write_bytes(b"this is not a PNG")
+    return [*predict_args(tmp, tmp / "good.png"), "--image", tmp / "bad.png"], ["bad.png", "image 2",
+                                                                               "cannot be read"]
+
+
+def predict_missing_image(tmp, shared):
+    return predict_args(tmp, tmp / "nowhere.png"), ["nowhere.png", "does not exist"]
+
+
+def predict_missing_model(tmp, shared):
+    Image.new("RGB", (56, 56)).save(tmp / "good.png")
+    argv = predict_args(tmp, tmp / "good.png")
+    argv[argv.index("tiny:qwen2_5_vl")] = tmp / "no-such-run"
+    return argv, ["no-such-run", "cannot load model"]
+
+
+def predict_prompt_too_long(tmp, shared):
+    Image.new("RGB", (56, 56)).save(tmp / "good.png")
+    return predict_args(tmp, tmp / "good.png", "--max-length", "12"), ["tokens long", "max_length=12",
+                                                                       "--max-length"]
+
+
 CASES = [corrupt_image_in_data_folder, corrupt_image_file, missing_image_file, no_answer, letter_outside_choices, empty_choices, bad_test_record,
          bad_count, decompression_bomb, unknown_task, unknown_task_synth, unknown_method, unknown_backbone,
          unknown_hub_model, unknown_config_key, malformed_yaml, too_long, run_with_other_latent_count,
-         run_with_other_tokenizer, eval_data_of_another_schema]
+         run_with_other_tokenizer, eval_data_of_another_schema, predict_unreadable_image, predict_missing_image,
+         predict_missing_model, predict_prompt_too_long]
 
 
 # ----------------------------------------------------------------------------- shared inputs

@@ -101,3 +101,26 @@ def test_lvr_export_is_refused_by_name(lvr_run, tmp_path):
     with pytest.raises(ConfigError, match="method lvr, which decodes in latent mode"):
         export_run(lvr_run[0]["output_dir"], tmp_path / "export")
     assert not (tmp_path / "export").exists()
+
+
+def test_predict_on_an_lvr_run_decodes_in_latent_mode(lvr_run, loc_data, tmp_path, capsys):
+    """`livr predict` on an LVR run: its answer is the run's own test-pass answer (latent-mode
+    decoding), and --probe lists LVR's step budgets."""
+    from livr.cli.main import main
+    from livr.data.loading import load_split
+    from livr.evaluation.probes import LVR_PROBES
+
+    values, _ = lvr_run
+    record = next(iter(load_split(loc_data, "test")))
+    record["images"][0].save(tmp_path / "a.png")
+    trained = {r["id"]: r["prediction"]
+               for r in json.loads((Path(values["output_dir"]) / "test_predictions.json").read_text())}
+    argv = ["predict", "--model", values["output_dir"], "--image", str(tmp_path / "a.png"),
+            "--prompt", record["prompt"], "--max-new-tokens", "3"]
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert capsys.readouterr().out == trained[record["id"]] + "\n"
+    assert main([*argv, "--probe"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":", 1)[0] for line in lines] == list(LVR_PROBES)
+    assert lines[0] == f"none: {trained[record['id']]}"

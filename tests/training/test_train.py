@@ -262,46 +262,43 @@ def test_train_vision_run_saves_and_reloads_the_vision_tower(loc_data, tmp_path)
 
 
 def test_export_merged_model_runs_in_plain_transformers(livr_run, loc_data, tmp_path):
-    """`livr export --merge`: plain transformers classes load the folder; its chat template gives
-    the same token ids as livr's encoder (latents after the prompt), and the merged model the same
-    logits and greedy answers as the trained adapter."""
-    from transformers import AutoModelForImageTextToText, AutoTokenizer, Qwen2VLImageProcessorPil
+    """`livr export --merge`, loaded the documented way (the processor through
+    `livr.inference.load_processor`, which is `AutoProcessor` where torchvision is installed, and
+    `AutoModelForImageTextToText`): its chat template and processor give the same token ids as
+    livr's encoder (latents after the prompt), and plain `generate()` the same logits and greedy
+    answers as the trained adapter."""
+    from transformers import AutoModelForImageTextToText
 
     from livr.data.loading import load_split
     from livr.evaluation.generate import encode_prompts, generate_answers, prompt_collator
+    from livr.inference import load_processor
 
     values, _ = livr_run
     out = tmp_path / "exported"
     assert main(["export", values["output_dir"], "--merge", "--out", str(out)]) == 0
+    assert {p.name for p in out.iterdir()} == {
+        "config.json", "generation_config.json", "model.safetensors", "livr_export.json",  # the model
+        "processor_config.json", "chat_template.jinja", "tokenizer.json", "tokenizer_config.json"}  # processor
     assert json.loads((out / "processor_config.json").read_text())["processor_class"] == "Qwen2_5_VLProcessor"
+
+    processor = load_processor(out)
     model = AutoModelForImageTextToText.from_pretrained(out).eval()
-    tokenizer = AutoTokenizer.from_pretrained(out)
-    image_processor = Qwen2VLImageProcessorPil.from_pretrained(out)
 
     records = list(load_split(loc_data, "test"))
-    messages = [[{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": r["prompt"]}]}]
-                for r in records]
-    texts = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-    vision = [image_processor(images=r["images"], return_tensors="pt") for r in records]
-    texts = [t.replace("<|image_pad|>", "<|image_pad|>" * (int(v["image_grid_thw"].prod()) // 4))
-             for t, v in zip(texts, vision)]
-
     lm, _ = load_run(values["output_dir"])
     lm.model.eval()
     examples = encode_prompts(lm, records)
-    image_id = tokenizer.convert_tokens_to_ids("<|image_pad|>")
-    for text, v, example in zip(texts, vision, examples):
-        ids = tokenizer(text, return_tensors="pt")["input_ids"]
-        assert ids[0].tolist() == example.input_ids.tolist()
+    for record, example in zip(records, examples):
+        messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": record["prompt"]}]}]
+        text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        inputs = processor(text=[text], images=record["images"], return_tensors="pt")
+        assert inputs["input_ids"][0].tolist() == example.input_ids.tolist()
         with torch.no_grad():
-            plain = model(input_ids=ids, attention_mask=torch.ones_like(ids), pixel_values=v["pixel_values"],
-                          image_grid_thw=v["image_grid_thw"], mm_token_type_ids=(ids == image_id).long()).logits
+            plain = model(**inputs).logits
             ours = lm(prompt_collator(lm).pad([example]), mask_policy="standard").logits
         torch.testing.assert_close(plain, ours, atol=1e-4, rtol=1e-4)
-        generated = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                                   pixel_values=v["pixel_values"], image_grid_thw=v["image_grid_thw"],
-                                   mm_token_type_ids=(ids == image_id).long(), max_new_tokens=4)
-        answer = tokenizer.decode(generated[0, ids.shape[1]:], skip_special_tokens=True).strip()
+        generated = model.generate(**inputs, do_sample=False, max_new_tokens=4)
+        answer = processor.decode(generated[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True).strip()
         assert answer == generate_answers(lm, [example], max_new_tokens=4)[0]
 
 

@@ -45,6 +45,7 @@ class QwenVLAdapter(BackboneAdapter):
     image_token = "<|image_pad|>"
     vision_keys = ("pixel_values", "image_grid_thw")
     uses_mrope = True
+    video_fields = BackboneAdapter.video_fields + ("patch_size", "temporal_patch_size", "merge_size")
     # subclasses set these
     model_class: Any = None
     config_class: Any = None

@@ -80,6 +80,14 @@ class BackboneAdapter:
     vision_modules: tuple[str, ...] = ("visual",)
     #: True when the family's positions are M-RoPE (3 x B x L) from get_rope_index
     uses_mrope: bool = False
+    #: transformers' own processor class and video processor class of the family (names; the
+    #: video class needs torchvision, so livr never builds it, it only writes its config)
+    native_processor: str = ""
+    video_processor: str = ""
+    #: video processor settings that must agree with the image pipeline (copied from the image
+    #: processor's config into an export's video processor config)
+    video_fields: tuple[str, ...] = ("size", "image_mean", "image_std", "resample", "rescale_factor",
+                                     "do_resize", "do_rescale", "do_normalize", "do_convert_rgb")
 
     # -- building ---------------------------------------------------------------------------
     def build_tiny(self, *, tie_word_embeddings: bool = False, size: TinySize = TinySize(),

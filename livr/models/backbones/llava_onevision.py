@@ -37,13 +37,17 @@ CHAT_TEMPLATE = (
 class LlavaOnevisionImageOnlyProcessor(LlavaOnevisionProcessor):
     """The LLaVA-OneVision processor without a video processor (which needs torchvision)."""
 
+    # The native signature minus the video processor: `save_pretrained` writes the settings named
+    # in the signature, so the saved processor_config.json has the native processor's fields.
     def __init__(self, image_processor=None, tokenizer=None, num_image_tokens=None,
-                 vision_feature_select_strategy=None, chat_template=None, **kwargs):
+                 vision_feature_select_strategy=None, chat_template=None, image_token="<image>",
+                 video_token="<video>", vision_aspect_ratio="anyres_max_9", **kwargs):
         kwargs.pop("video_processor", None)
         super().__init__(image_processor=image_processor, tokenizer=tokenizer, video_processor=None,
                          num_image_tokens=num_image_tokens,
                          vision_feature_select_strategy=vision_feature_select_strategy,
-                         chat_template=chat_template, **kwargs)
+                         chat_template=chat_template, image_token=image_token, video_token=video_token,
+                         vision_aspect_ratio=vision_aspect_ratio, **kwargs)
 
 
 class LlavaOnevisionAdapter(BackboneAdapter):
@@ -51,6 +55,8 @@ class LlavaOnevisionAdapter(BackboneAdapter):
     image_token = "<image>"
     vision_keys = ("pixel_values", "image_sizes", "batch_num_images")
     vision_modules = ("vision_tower", "multi_modal_projector")
+    native_processor = "LlavaOnevisionProcessor"
+    video_processor = "LlavaOnevisionVideoProcessor"
     tiny_image_size = 56
     tiny_patch = 14
 

@@ -22,6 +22,8 @@ class Qwen2_5_VLAdapter(QwenVLAdapter):
     model_class = Qwen2_5_VLForConditionalGeneration
     config_class = Qwen2_5_VLConfig
     processor_class = Qwen2_5_VLImageProcessor
+    native_processor = "Qwen2_5_VLProcessor"
+    video_processor = "Qwen2VLVideoProcessor"
     patch_size = 14
     default_system = "You are a helpful assistant."
 

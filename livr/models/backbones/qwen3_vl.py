@@ -22,6 +22,8 @@ class Qwen3VLAdapter(QwenVLAdapter):
     model_class = Qwen3VLForConditionalGeneration
     config_class = Qwen3VLConfig
     processor_class = Qwen3VLImageProcessor
+    native_processor = "Qwen3VLProcessor"
+    video_processor = "Qwen3VLVideoProcessor"
     patch_size = 16
     default_system = None
 
