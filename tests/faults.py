@@ -6,6 +6,9 @@ with one that, on its `call`-th call (counting only calls whose first argument, 
 `match`, when given), creates the marker file and blocks. The parent waits for the
 marker (with a generous deadline) and kills the child with SIGKILL -- a real kill at a known point
 (mid-epoch, mid-generation, mid-write), not an exception that cleanup code could catch.
+
+`run_limited` runs a command to its end under a file-size limit (RLIMIT_FSIZE, with SIGXFSZ
+ignored so that a write past it fails with EFBIG, as on a full disk) -- the full-disk tests.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import functools
 import importlib
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -66,18 +70,29 @@ def child_main(argv: list[str], *, preload: tuple[str, ...] = (), stall: str | N
     sys.exit(main(argv))
 
 
-def start(argv: list[str], log: Path, *, preload: tuple[str, ...] = (), stall: str | None = None,
-          call: int = 1, match: str | None = None, marker: str | Path | None = None) -> subprocess.Popen:
-    """`livr ARGV` in a child process (offline; its stderr goes to `log`), stalled as above."""
-    kwargs = {"preload": tuple(preload), "stall": stall, "call": call, "match": match,
-              "marker": None if marker is None else str(marker)}
+def _limit_file_size(limit: int) -> None:
+    """In the child, before exec: writes past `limit` bytes fail with EFBIG (SIGXFSZ, which would
+    kill the process instead, stays ignored across exec)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+def _child(argv: list[str], **kwargs) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of a child running `child_main(ARGV, **kwargs)`."""
     code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from tests.faults import child_main; "
             f"child_main({[str(a) for a in argv]!r}, **{kwargs!r})")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
            "TOKENIZERS_PARALLELISM": "false"}
+    return [sys.executable, "-c", code], env
+
+
+def start(argv: list[str], log: Path, *, preload: tuple[str, ...] = (), stall: str | None = None,
+          call: int = 1, match: str | None = None, marker: str | Path | None = None) -> subprocess.Popen:
+    """`livr ARGV` in a child process (offline; its stderr goes to `log`), stalled as above."""
+    cmd, env = _child(argv, preload=tuple(preload), stall=stall, call=call, match=match,
+                      marker=None if marker is None else str(marker))
     with open(log, "wb") as err:  # a file, not a pipe: a chatty child never blocks on a full pipe
-        return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=ROOT,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
 
 
 def kill_when(proc: subprocess.Popen, ready, what: str, log: Path | None = None,
@@ -107,6 +122,15 @@ def run_killed(argv: list[str], workdir: Path, *, stall: str, call: int = 1, mat
     marker.unlink(missing_ok=True)
     proc = start(argv, log, preload=preload, stall=stall, call=call, match=match, marker=marker)
     kill_when(proc, marker.exists, f"call {call} of {stall}", log)
+
+
+def run_limited(argv: list[str], max_file_size: int, *, preload: tuple[str, ...] = ()) -> tuple[int, str]:
+    """Run `livr ARGV` to its end with no file over `max_file_size` bytes; (exit status, stderr).
+    Its stderr is a pipe: the limit would cut a log file too."""
+    cmd, env = _child(argv, preload=tuple(preload))
+    proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          preexec_fn=functools.partial(_limit_file_size, max_file_size), timeout=DEADLINE_S)
+    return proc.returncode, proc.stderr.decode(errors="replace")
 
 
 def tree_digest(folder: Path) -> dict[str, str]:

@@ -3,7 +3,8 @@
 Each sub-command lives in its own module under `livr.cli` and exposes
 `register(subparsers)`, which adds its parser and sets `func` to a callable taking the parsed
 arguments. This file only collects them and turns `LivrError` into a clean one-paragraph
-message with exit status 2.
+message with exit status 2, and a write that ran out of room (a full disk, a quota, a file-size
+limit: `livr.io.NO_SPACE`) into one line naming the path and the cause, with exit status 1.
 
 Every output a sub-command names (`--out`, `--out-data`) is locked here for the whole command
 (`livr.locks`): a second writer of the same path is refused before it touches anything.
@@ -18,6 +19,7 @@ import os
 import sys
 
 from livr.errors import LivrError
+from livr.io import NO_SPACE
 from livr.locks import output_lock
 
 # Modules that provide sub-commands. A module listed here that is missing is a packaging bug.
@@ -59,6 +61,20 @@ def _lock_outputs(args: argparse.Namespace, stack: contextlib.ExitStack) -> None
             stack.enter_context(output_lock(value, what=flag))
 
 
+def _no_space(err: BaseException) -> OSError | None:
+    """The out-of-room OSError behind `err` (itself, its cause or its context), preferring one
+    that names a path; None when there is none."""
+    found = []
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in NO_SPACE:
+            found.append(err)
+        err = err.__cause__ or err.__context__
+    named = [e for e in found if e.filename]
+    return (named or found or [None])[0]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -69,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     except LivrError as err:
         print(f"livr {args.command}: error: {err}", file=sys.stderr)
         return 2
+    except Exception as err:
+        full = _no_space(err)
+        if full is None:
+            raise
+        where = full.filename or "an output"
+        print(f"livr {args.command}: error: cannot write {where}: {os.strerror(full.errno)} (the disk is "
+              "full or a file-size limit was reached); nothing incomplete was published under that name. "
+              "Free some space and run the same command again", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"livr {args.command}: interrupted", file=sys.stderr)
         return 130
