@@ -77,3 +77,74 @@ def test_eval_on_a_full_disk_keeps_the_previous_report(reference, livr_run, eval
     assert "File too large" in line
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before and _report(out) == reference
     assert _entries(out.parent) == [out]
+
+
+# `livr probe` and `livr export`, killed mid-way then run again: the outputs of an uninterrupted
+# run (every file's bytes; the wall-clock fields of the JSON files aside), and no temporary left.
+
+def _tree(out):
+    """{relative path: content} of every file under `out`, JSON files less their VOLATILE fields."""
+    tree = {}
+    for path in sorted(p for p in out.rglob("*") if p.is_file()):
+        if path.suffix == ".json":
+            doc = json.loads(path.read_text())
+            tree[str(path.relative_to(out))] = {k: v for k, v in doc.items() if k not in VOLATILE} \
+                if isinstance(doc, dict) else doc
+        else:
+            tree[str(path.relative_to(out))] = path.read_bytes()
+    return tree
+
+
+def _probe_argv(livr_run, eval_data, out):
+    return ["probe", str(livr_run), eval_data, "--batch-size", "2", "--quiet", "--out", str(out)]
+
+
+def _export_argv(livr_run, _eval_data, out):
+    return ["export", str(livr_run), "--merge", "--out", str(out)]
+
+
+OTHER_COMMANDS = {  # name: (argv builder, {kill point: (function, which call, match)})
+    "probe": (_probe_argv, {
+        # the second of four probes, mid-generation
+        "generating": ("livr.data.collator:Collator.pad", 4, None),
+        # mid-write: the four probe folders written, probe.json not yet
+        "writing": ("pathlib:Path.write_text", 1, "probe.json"),
+    }),
+    "export": (_export_argv, {
+        # mid-write: weights and processor written, livr_export.json not yet
+        "writing": ("pathlib:Path.write_text", 1, "livr_export.json"),
+    }),
+}
+OTHER_CASES = [(command, point) for command, (_, points) in OTHER_COMMANDS.items() for point in points]
+
+
+@pytest.fixture(scope="module")
+def other_references(livr_run, eval_data, tmp_path_factory):
+    refs = {}
+    for command, (argv, _) in OTHER_COMMANDS.items():
+        out = tmp_path_factory.mktemp("reference") / command
+        assert main(argv(livr_run, eval_data, out)) == 0
+        refs[command] = _tree(out)
+    return refs
+
+
+@pytest.mark.parametrize("command,point", OTHER_CASES)
+def test_probe_and_export_killed_then_rerun_give_the_same_files(command, point, other_references, livr_run,
+                                                                eval_data, tmp_path):
+    build, points = OTHER_COMMANDS[command]
+    parent = tmp_path / "outs"
+    out = parent / command
+    argv = build(livr_run, eval_data, out)
+    stall, call, match = points[point]
+    run_killed(argv, tmp_path / "child", stall=stall, call=call, match=match, preload=("torch", "transformers"))
+    assert not out.exists()
+    leftovers = _entries(parent)
+    if point == "writing":  # the partial folder has a hidden temporary name only
+        [tmp] = leftovers
+        assert tmp.name.startswith(f".{command}.tmp-") and any(tmp.iterdir())
+    else:
+        assert leftovers == []
+
+    assert main(argv) == 0
+    assert _tree(out) == other_references[command]
+    assert _entries(parent) == [out]
