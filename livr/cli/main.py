@@ -7,7 +7,8 @@ message with exit status 2, and a write that ran out of room (a full disk, a quo
 limit: `livr.io.NO_SPACE`) into one line naming the path and the cause, with exit status 1.
 
 Every output a sub-command names (`--out`, `--out-data`) is locked here for the whole command
-(`livr.locks`): a second writer of the same path is refused before it touches anything.
+(`livr.locks`): a second writer of the same path is refused before it touches anything. A
+sub-command that writes a file beside its `--out` names it with `set_defaults(also_writes=...)`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def _lock_outputs(args: argparse.Namespace, stack: contextlib.ExitStack) -> None
         value = getattr(args, attr, None)
         if isinstance(value, (str, os.PathLike)) and str(value):
             stack.enter_context(output_lock(value, what=flag))
+    also = getattr(args, "also_writes", None)  # a file written beside --out (report's FILE.json)
+    for path in (also(args) if also else ()):
+        stack.enter_context(output_lock(path, what="--out"))
 
 
 def _no_space(err: BaseException) -> OSError | None:
