@@ -2,9 +2,14 @@
 left under the final name (a previous complete folder stays as it was), the same command run
 again writes the same bytes as an uninterrupted run and removes the killed writer's temporary.
 On a full disk (a file-size limit) it ends with one line naming the folder and the cause, and the
-previous folder stays intact and loadable."""
+previous folder stays intact and loadable. `livr data build` and `livr data dedup` (its cleaned
+folder and its report), killed mid-write, behave the same way."""
 
 from __future__ import annotations
+
+import json
+
+import pytest
 
 from livr.cli.main import main
 from livr.data.loading import load_data
@@ -60,3 +65,61 @@ def test_synth_on_a_full_disk_keeps_the_previous_folder(tmp_path):
     assert line.startswith(f"livr data: error: cannot write {out}: File too large"), line
     assert tree_digest(out) == expected and len(load_data(out)["train"]) == 8
     assert _entries(out.parent) == [out]  # no half-written folder, hidden or not
+
+
+def _killed_then_rerun(argv, outs, reference, tmp_path, point, digest=tree_digest):
+    """Kill `livr ARGV` at `point`, check that no output in `outs` exists or looks complete
+    unless it is, run it again and compare every output with `reference` (a {name: digest})."""
+    stall, call, match = point
+    run_killed(argv, tmp_path / "child", stall=stall, call=call, match=match)
+    for out in outs:  # nothing half-written carries a final name
+        assert not out.exists() or digest(out) == reference[out.name]
+    assert main(argv) == 0
+    assert {out.name: digest(out) for out in outs} == reference
+    for parent in {out.parent for out in outs}:
+        assert not [p for p in _entries(parent) if p.name.startswith(".")]  # temporaries removed
+
+
+def test_build_killed_mid_write_then_rerun_gives_the_same_bytes(tmp_path):
+    from tests.data import fixtures as fx
+
+    fx.write_artbench(tmp_path / "art")
+    fx.write_blink(tmp_path / "blink", "Art_Style", n=3)
+    build = ["data", "build", "--task", "art_style", "--source", str(tmp_path / "art"),
+             "--blink", str(tmp_path / "blink"), "--train", "4", "--val", "2", "--seed", "3"]
+    assert main([*build, "--out", str(tmp_path / "reference" / "art")]) == 0
+    reference = {"art": tree_digest(tmp_path / "reference" / "art")}
+    out = tmp_path / "data" / "art"
+    _killed_then_rerun([*build, "--out", str(out)], [out], reference, tmp_path, (MID_WRITE, 2, None))
+    assert not [p for p in _entries(out.parent) if p != out]
+
+
+DEDUP_POINTS = {
+    # mid-write of the cleaned folder (its second split)
+    "data": (MID_WRITE, 2, None),
+    # the cleaned folder published; the report complete under its temporary name, not yet renamed
+    "report": ("livr.io:os.replace", 1, ".report.json.tmp-"),
+}
+
+
+@pytest.mark.parametrize("point", list(DEDUP_POINTS))
+def test_dedup_killed_then_rerun_gives_the_same_bytes(point, tmp_path):
+    data = tmp_path / "mix"
+    assert main([*SYNTH, "--out", str(data)]) == 0
+
+    def dedup(where):
+        return ["data", "dedup", "--data", str(data), "--out", str(where / "report.json"),
+                "--out-data", str(where / "clean"), "--overwrite", "--no-progress"]
+
+    def digest(path):
+        if path.is_dir():
+            return tree_digest(path)
+        report = json.loads(path.read_text())
+        return {k: v for k, v in report.items() if k not in ("seconds", "out_data")}
+
+    ref = tmp_path / "reference"
+    assert main(dedup(ref)) == 0
+    reference = {"report.json": digest(ref / "report.json"), "clean": digest(ref / "clean")}
+    out = tmp_path / "dedup"
+    _killed_then_rerun(dedup(out), [out / "report.json", out / "clean"], reference, tmp_path,
+                             DEDUP_POINTS[point], digest)
