@@ -43,14 +43,17 @@ def temp_dir(place: Path, name: str, kind: str = "tmp") -> Path:
 
 
 def _name_the_path(err: OSError, final: Path, tmp: Path | None = None) -> OSError:
-    """`err` with the final path as its file name: a write() error carries none, and one raised
-    inside the temporary folder names a path that is about to disappear."""
+    """An out-of-room `err` with the final path as its file name: a write() error carries none,
+    and one raised inside the temporary folder names a path that is about to disappear. Any
+    other error is returned as it is."""
+    if err.errno not in NO_SPACE:
+        return err
     name = err.filename
     if name is not None and tmp is not None and str(name).startswith(str(tmp)):
         name = str(final) + str(name)[len(str(tmp)):]
     if name is None:
         name = str(final)
-    if name == err.filename or err.errno is None:
+    if name == err.filename:
         return err
     named = OSError(err.errno, err.strerror or os.strerror(err.errno), str(name))
     named.__cause__ = err
@@ -183,23 +186,25 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def _remove(entry: Path) -> None:
+def _remove(entry: Path) -> bool:
+    """Delete `entry`; False if it could not be (it stays, and is reported)."""
     if entry.is_dir() and not entry.is_symlink():
         shutil.rmtree(entry, ignore_errors=True)
     else:
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             entry.unlink()
+    return not os.path.lexists(entry)
 
 
-def clean_leftovers(path: str | os.PathLike, *, names: tuple[str, ...] = ()) -> tuple[list[Path], list[Path]]:
+def clean_leftovers(path: str | os.PathLike, *, names: tuple[str, ...] = ()) -> dict[str, list[Path]]:
     """Remove the temporaries that killed writers left at `path`: `.NAME.tmp-*` / `.NAME.old-*`
     beside it (for NAME its own name and `names`), and any such hidden entry inside it, at any
     depth. An entry whose writer (the PID in its name) still runs is kept. The caller holds the
     exclusive lock of `path`, so a temporary of `path` itself without a PID (older livr) is dead too.
-    Returns (removed, kept because a live process owns them)."""
+    Returns {"removed": [...], "live": [...] (a live process owns them), "stuck": [...] (could not
+    be deleted)}."""
     path = Path(path)
-    removed: list[Path] = []
-    kept: list[Path] = []
+    found: dict[str, list[Path]] = {"removed": [], "live": [], "stuck": []}
 
     def visit(entry: Path, pid_less_is_dead: bool) -> bool:
         match = _LEFTOVER.match(entry.name)
@@ -209,10 +214,9 @@ def clean_leftovers(path: str | os.PathLike, *, names: tuple[str, ...] = ()) -> 
         if pid is None and not pid_less_is_dead:
             return True  # an unknown owner: leave it
         if pid is not None and (int(pid) == os.getpid() or pid_alive(int(pid))):
-            kept.append(entry)
+            found["live"].append(entry)
         else:
-            _remove(entry)
-            removed.append(entry)
+            found["removed" if _remove(entry) else "stuck"].append(entry)
         return True
 
     own = {path.name, *names}
@@ -226,4 +230,4 @@ def clean_leftovers(path: str | os.PathLike, *, names: tuple[str, ...] = ()) -> 
             for name in sorted(files):
                 visit(Path(root) / name, pid_less_is_dead=False)
             dirs[:] = [d for d in sorted(dirs) if not visit(Path(root) / d, pid_less_is_dead=False)]
-    return removed, kept
+    return found

@@ -53,12 +53,15 @@ def is_lock_file(name: str) -> bool:
 def _clean(key: Path, record: Path) -> None:
     from livr.io import clean_leftovers
 
-    removed, kept = clean_leftovers(key, names=(record.name,))
-    if removed:
-        print(f"livr: removed {len(removed)} leftover temporar{'y' if len(removed) == 1 else 'ies'} of "
-              f"killed writers at {key}", file=sys.stderr)
-    for entry in kept:
+    found = clean_leftovers(key, names=(record.name,))
+    if found["removed"]:
+        n = len(found["removed"])
+        print(f"livr: removed {n} leftover temporar{'y' if n == 1 else 'ies'} of killed writers at {key}",
+              file=sys.stderr)
+    for entry in found["live"]:
         print(f"livr: left {entry} alone: the process that writes it still runs", file=sys.stderr)
+    for entry in found["stuck"]:
+        print(f"livr: could not delete {entry}, a leftover temporary of a killed writer", file=sys.stderr)
 
 
 def _holder(record: Path) -> dict | None:
