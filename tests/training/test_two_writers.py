@@ -1,6 +1,6 @@
 """Two writers of one folder (issue 21's case): while `livr train --out RUN` trains, the same
-command with `--overwrite` (a re-run from the shell history) is refused before it touches
-anything, with one line naming the folder and the holder, and so is regenerating the data folder
+command with `--overwrite` (a re-run from the shell history) or `--resume` is refused before it
+touches anything, with one line naming the folder and the holder, and so is regenerating the data folder
 the training reads; the first run then finishes as if alone, byte for byte."""
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ def test_second_writer_is_refused_while_a_training_runs(tmp_path, capsys):
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("livr train: error: --out ")
         assert f"{run} is in use" in err and f"pid {first.pid} on {socket.gethostname()}" in err
+        assert main(["train", "--resume", "--out", str(run)]) == 2  # `--resume` twice, likewise
+        assert f"pid {first.pid}" in capsys.readouterr().err
         assert tree_digest(run) == run_before  # nothing touched
 
         assert main(["data", "synth", "--task", "localization", "--train", "4", "--val", "2", "--test", "2",
