@@ -1,7 +1,7 @@
 """Two writers of one folder (issue 21's case): while `livr train --out RUN` trains, the same
 command with `--overwrite` (a re-run from the shell history) or `--resume` is refused before it
-touches anything, with one line naming the folder and the holder, and so is regenerating the data folder
-the training reads; the first run then finishes as if alone, byte for byte."""
+touches anything, with one line naming the folder and the holder, and so is regenerating the
+data folder the training reads; the first run then finishes as if alone, byte for byte."""
 
 from __future__ import annotations
 
