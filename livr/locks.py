@@ -7,6 +7,14 @@ that `--overwrite` replacing the folder cannot remove it. The OS drops the lock 
 dies; a holder record (`.NAME.lock.json`: pid, host, start time) says who holds it, and one left
 by a dead process is reported when the lock is taken over. A second acquisition of the same path
 by the same process is re-entrant (the CLI and the Python API may both take it).
+
+The lock file stays after the command, as with any `filelock` lock: deleting it on release would
+let a process that opened the old file and one that creates a new one both "hold" the lock. It is
+empty, hidden, beside the output (never inside it, so no data set, run or export contains one),
+and safe to delete by hand when no livr command runs. `is_lock_file` tells it from data.
+
+Taking a write lock also removes the temporaries that killed writers left at that path
+(`livr.io.clean_leftovers`), and names those that a live process still owns.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from pathlib import Path
 from typing import Iterator
 
 from livr.errors import LivrError
+from livr.io import pid_alive
 
 
 class OutputBusy(LivrError):
@@ -31,18 +40,28 @@ _HELD: dict[Path, list] = {}  # path -> [lock, count, read]
 
 
 def lock_paths(path: str | os.PathLike) -> tuple[Path, Path]:
+    """(the lock file, the holder record) of `path`: both beside it, hidden."""
     path = Path(os.path.abspath(path))
     return path.parent / f".{path.name}.lock", path.parent / f".{path.name}.lock.json"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def is_lock_file(name: str) -> bool:
+    """True for the entries `output_lock` leaves beside an output (`.NAME.lock`, `.NAME.lock.json`)."""
+    return name.startswith(".") and (name.endswith(".lock") or name.endswith(".lock.json"))
+
+
+def _clean(key: Path, record: Path) -> None:
+    from livr.io import clean_leftovers
+
+    found = clean_leftovers(key, names=(record.name,))
+    if found["removed"]:
+        n = len(found["removed"])
+        print(f"livr: removed {n} leftover temporar{'y' if n == 1 else 'ies'} of killed writers at {key}",
+              file=sys.stderr)
+    for entry in found["live"]:
+        print(f"livr: left {entry} alone: the process that writes it still runs", file=sys.stderr)
+    for entry in found["stuck"]:
+        print(f"livr: could not delete {entry}, a leftover temporary of a killed writer", file=sys.stderr)
 
 
 def _holder(record: Path) -> dict | None:
@@ -94,11 +113,12 @@ def output_lock(path: str | os.PathLike, *, read: bool = False, what: str = "") 
     try:
         if not read:
             old = _holder(record)
-            if old and not (old.get("host") == socket.gethostname() and _alive(int(old.get("pid", -1)))):
+            if old and not (old.get("host") == socket.gethostname() and pid_alive(int(old.get("pid", -1)))):
                 print(f"livr: took over the lock of {key} left by {_describe(old)}, which no longer runs",
                       file=sys.stderr)
             atomic_write_json(record, {"pid": os.getpid(), "host": socket.gethostname(),
                                        "started": time.time(), "role": "writer"})
+            _clean(key, record)
         _HELD[key] = [lock, 1, read]
         try:
             yield

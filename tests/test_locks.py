@@ -112,3 +112,46 @@ def test_atomic_dir_fsyncs_before_rename_and_parent_after(tmp_path, monkeypatch)
     assert {tmp / "sub" / "a.bin", tmp / "b.bin", tmp / "sub", tmp} <= synced
     assert before[-1] == ("fsync", tmp)  # the folder itself last, after its files
     assert calls[rename + 1:] and calls[rename + 1] == ("fsync", tmp_path)  # the parent after
+
+
+def test_leftovers_of_killed_writers_are_removed_when_the_place_is_written_again(tmp_path, capsys):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    run = tmp_path / "RUN"
+    (run / "sub").mkdir(parents=True)
+    (run / "keep.json").write_text("{}")
+    stale = [tmp_path / f".RUN.tmp-{dead}-abc123", tmp_path / f".RUN.old-{dead}-x_y9",
+             tmp_path / ".RUN.tmp-k7_q2zzz",  # an older livr's name, without a pid: ours, since we hold the lock
+             run / "sub" / f".metrics.json.tmp-{dead}-0a1b", run / f".artifacts.tmp-{dead}-zz"]
+    for path in stale:
+        path.mkdir() if "json" not in path.name else path.write_text("{")
+    (stale[1] / "RUN").mkdir()
+    other = tmp_path / f".OTHER.tmp-{dead}-abc123"  # another output's: not this command's to clean
+    other.mkdir()
+    proc = _holder(tmp_path / "ELSEWHERE", "w", tmp_path)  # a live process
+    try:
+        live = run / f".predictions.json.tmp-{proc.pid}-abcd"
+        live.write_text("[")
+        unknown = run / ".notes.tmp-abcdef"  # no pid inside the folder: owner unknown, left alone
+        unknown.write_text("")
+        with output_lock(run):
+            pass
+        err = capsys.readouterr().err
+        assert not any(p.exists() for p in stale)
+        assert live.exists() and unknown.exists() and other.exists() and (run / "keep.json").exists()
+        assert f"removed {len(stale)} leftover temporaries" in err and f"left {live} alone" in err
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_lock_files_stay_beside_the_output_and_do_not_block_overwrite(tmp_path):
+    out = tmp_path / "mix"
+    argv = ["data", "synth", "--task", "counting", "--train", "2", "--val", "1", "--test", "1",
+            "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".mix.lock", "mix"]  # record gone, lock kept
+    assert not any(p.name.endswith(".lock") for p in out.rglob("*"))  # never inside the output
+    assert main([*argv, "--seed", "3", "--overwrite"]) == 0
+    from livr.data.loading import load_data
+    assert len(load_data(out)["train"]) == 2

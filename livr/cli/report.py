@@ -31,7 +31,13 @@ def register(subparsers) -> None:
     parser.add_argument("--out", default=None, metavar="FILE.md",
                         help="markdown file to write; the JSON goes beside it with .json (replaced if it exists)")
     parser.add_argument("--quiet", action="store_true", help="do not print the markdown")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, also_writes=_json_beside)
+
+
+def _json_beside(args: argparse.Namespace) -> list:
+    from livr.analysis.report import report_paths
+
+    return [] if args.out is None else [report_paths(args.out)[1]]
 
 
 def run(args: argparse.Namespace) -> int:

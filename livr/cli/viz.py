@@ -51,7 +51,7 @@ def register(subparsers) -> None:
                       help="tokens to embed at most, sampled stratified by kind (default 6000)")
     tsne.add_argument("--seed", type=int, default=0, help="seed of the subsample and of t-SNE (default 0)")
     tsne.add_argument("--perplexity", type=float, default=30.0, help="t-SNE perplexity (default 30)")
-    tsne.set_defaults(func=run_tsne)
+    tsne.set_defaults(func=run_tsne, also_writes=_json_beside)
 
 
 def _common(parser: argparse.ArgumentParser, *, limit: int) -> None:
@@ -118,6 +118,12 @@ def run_attention(args: argparse.Namespace) -> int:
     paths = write_attention_maps(out, records, grids, _meta(args, model, records))
     print(f"wrote {len(records)} attention maps under {out}/ (index {paths['index']}, raw grids {paths['json']})")
     return 0
+
+
+def _json_beside(args: argparse.Namespace) -> list:
+    from livr.analysis.tsne import tsne_paths
+
+    return [tsne_paths(args.out)[1]]
 
 
 def run_tsne(args: argparse.Namespace) -> int:

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from livr.errors import ConfigError, DataError
-from livr.io import atomic_write_bytes, atomic_write_json, atomic_write_text, discard
+from livr.io import atomic_write_bytes, atomic_write_json, atomic_write_text, discard, temp_dir
 from livr.locks import output_lock
 from livr.runs.config import RESUME_FREE, LivrTrainingConfig
 from livr.runs.folder import (  # noqa: F401 (the folder names and loaders, importable here as before)
@@ -392,9 +392,7 @@ class _Session:
 
     def _write_artifacts(self) -> None:
         """Weights and processor, saved beside each other under a temporary name, then moved in."""
-        import tempfile
-
-        tmp = Path(tempfile.mkdtemp(prefix=".artifacts-", dir=self.run))
+        tmp = temp_dir(self.run, "artifacts")
         try:
             self.lm.model.save_pretrained(str(tmp))
             self.lm.processor.save_pretrained(str(tmp))

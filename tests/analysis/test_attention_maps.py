@@ -266,3 +266,27 @@ def test_viz_attention_cli_errors(livr_run, tmp_path, capsys):
     assert main(["viz", "attention", "tiny:qwen2_5_vl", data, "--tasks", "counting", "--out", str(out)]) == 2
     assert "no records of task(s) counting" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_viz_attention_killed_then_rerun_gives_the_same_files(livr_run, tmp_path):
+    """SIGKILL with the first picture published and the second complete under its temporary name:
+    every file under a final name is complete; the same command again writes the files of an
+    uninterrupted run and removes the temporary."""
+    from livr.locks import is_lock_file
+    from tests.faults import run_killed, tree_digest
+
+    run, data = livr_run
+    assert main(["viz", "attention", str(run), data, "--limit", "2", "--out", str(tmp_path / "ref")]) == 0
+    expected = tree_digest(tmp_path / "ref")
+    out = tmp_path / "maps"
+    argv = ["viz", "attention", str(run), data, "--limit", "2", "--out", str(out)]
+    run_killed(argv, tmp_path / "child", stall="livr.io:os.replace", call=2, match=".png.tmp-",
+               preload=("torch", "transformers"))
+    done = tree_digest(out)
+    [tmp] = [name for name in done if Path(name).name.startswith(".")]
+    assert Path(tmp).name.startswith(".jigsaw-test-000001.png.tmp-")
+    assert {n: d for n, d in done.items() if n != tmp} == {"jigsaw/jigsaw-test-000000.png":
+                                                           expected["jigsaw/jigsaw-test-000000.png"]}
+    assert main(argv) == 0
+    assert tree_digest(out) == expected
+    assert sorted(p.name for p in tmp_path.iterdir() if not is_lock_file(p.name)) == ["child", "maps", "ref"]

@@ -250,3 +250,31 @@ def test_cli(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["report"])  # no inputs: argparse usage error
     assert exit_.value.code == 2
+
+
+@pytest.mark.parametrize("point", ["json", "markdown"])
+def test_report_killed_mid_write_then_rerun_gives_the_same_bytes(point, tmp_path):
+    """SIGKILL inside the atomic write of report.json (written first) or report.md, after the
+    temporary is complete and before its rename: nothing incomplete under a final name; the same
+    command again writes the bytes of an uninterrupted run and removes the temporary."""
+    from livr.locks import is_lock_file
+    from tests.faults import run_killed
+
+    inputs = [str(make_run(tmp_path, "sft", "sft", {"jigsaw": 0.6})),
+              str(make_eval(tmp_path, "livr", "livr", {"jigsaw": 0.7}, seed=42) / "eval.json")]
+    assert main(["report", *inputs, "--quiet", "--out", str(tmp_path / "ref" / "t.md")]) == 0
+    expected = {p.name: p.read_bytes() for p in (tmp_path / "ref").iterdir() if not is_lock_file(p.name)}
+
+    out = tmp_path / "out"
+    argv = ["report", *inputs, "--quiet", "--out", str(out / "t.md")]
+    name = {"json": "t.json", "markdown": "t.md"}[point]
+    run_killed(argv, tmp_path / "child", stall="livr.io:os.replace", match=f".{name}.tmp-")
+    entries = sorted(p.name for p in out.iterdir() if not is_lock_file(p.name))
+    published = [] if point == "json" else ["t.json"]
+    assert [e for e in entries if not e.startswith(".")] == published  # t.json, if there, is complete
+    assert published == [] or (out / "t.json").read_bytes() == expected["t.json"]
+    [tmp] = [e for e in entries if e.startswith(".")]
+    assert tmp.startswith(f".{name}.tmp-")
+
+    assert main(argv) == 0
+    assert {p.name: p.read_bytes() for p in out.iterdir() if not is_lock_file(p.name)} == expected
