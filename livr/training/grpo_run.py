@@ -6,9 +6,16 @@ reference. Every `grpo_steps` step takes `grpo_prompts` training records (a seed
 pass), samples `grpo_num_generations` completions each and makes one update
 (`livr.training.grpo.grpo_step`). Per-step metrics (reward mean/std, accuracy, KL, clip
 fraction, ratio mean, and validation accuracy every `eval_every` steps) go to OUT/metrics.json;
-every `save_every` steps OUT/grpo_state.pt holds the trainable weights, the optimiser, the
-sampling generator and the history, written atomically, so a killed run resumes where it saved
-and, on CPU, ends with the same numbers as an uninterrupted one.
+every `save_every` steps OUT/grpo_state.pt holds the trainable weights, the optimiser and the
+history, written atomically, so a killed run resumes where it saved and, on CPU, ends with the
+same numbers as an uninterrupted one. Sampling needs no saved state: every completion has its own
+generator seeded by (seed, step, completion index) (`livr.training.grpo.completion_generators`).
+
+Several processes (`torchrun --nproc_per_node N -m livr.cli.main grpo ...` or `accelerate launch`;
+accelerate's `PartialState` joins the process group, gloo on CPU): each takes grpo_prompts / N of
+a step's prompts with their generators, gradients and metrics are summed before every update, and
+process 0 validates and writes the files. The completions are those of one process; the numbers
+agree up to float summation order (docs/grpo.md).
 
 Defaults are GPU-style (G=8, temperature 1.0, beta 0.04, epsilon 0.2, lr 1e-6); tiny runs override.
 """
@@ -47,7 +54,7 @@ class GrpoConfig:
     grpo_epsilon: float = _f(0.2, "clip range of the importance ratio")
     grpo_max_new_tokens: int = _f(16, "longest completion, in text tokens")
     learning_rate: float = _f(1e-6, "AdamW learning rate")
-    seed: int = _f(0, "seeds the prompt order and the rollout sampling")
+    seed: int = _f(0, "seeds the prompt order and the rollout sampling (one generator per completion)")
     eval_every: int = _f(50, "validation accuracy (the method's decoding) every this many steps; 0: never")
     save_every: int = _f(50, "resumable state every this many steps")
     max_validation_examples: int | None = _f(None, "at most this many validation records")
@@ -93,12 +100,22 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
     `stop_after` ends the process's work after that many steps (tests of resume)."""
     from livr.runs.folder import load_run
     from livr.training.data import load_run_data
-    from livr.training.grpo import grpo_step
+    from accelerate import PartialState
+
+    from livr.training.grpo import completion_generators, grpo_step
     from livr.training.trainer import load_trainable_state, trainable_state
 
+    # cpu=True without CUDA: accelerate then joins torchrun's processes with gloo (MULTI_CPU)
+    state = PartialState(cpu=not torch.cuda.is_available())
+    world, rank, main_process = state.num_processes, state.process_index, state.is_main_process
+    if config.grpo_prompts % world:
+        raise ConfigError(f"grpo_prompts ({config.grpo_prompts}) must be a multiple of the number of "
+                          f"processes ({world}): each process takes whole groups, the same number of them")
+    share = config.grpo_prompts // world
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     lm, base = load_run(config.init_from)
+    lm.to(state.device)  # this process's device (cuda:LOCAL_RANK under torchrun on GPUs)
     data = load_run_data(base)
     train = data.train.records
     validation = (data.validation.records if data.validation else [])[: config.max_validation_examples]
@@ -108,44 +125,46 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
     ref.model.eval()
     params = [p for p in lm.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
-    generator = torch.Generator().manual_seed(config.seed)
     history: list[dict] = []
     start = 0
     state_path = out / STATE_FILE
     if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        if state["config"] != asdict(config):
+        saved = torch.load(state_path, weights_only=False)
+        if saved["config"] != asdict(config):
             raise ConfigError(f"{out} holds a GRPO run with another config; use another output_dir")
-        load_trainable_state(lm.model, state["weights"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        history, start = state["history"], state["step"]
+        load_trainable_state(lm.model, saved["weights"])
+        optimizer.load_state_dict(saved["optimizer"])
+        history, start = saved["history"], saved["step"]
     lm.model.eval()  # no dropout in GRPO (grpo_step); gradients flow all the same
     method = "grpo_latent" if lm.lvr is not None else "grpo"
 
     def save(step):
+        if not main_process:
+            return
         buffer = io.BytesIO()
         torch.save({"config": asdict(config), "weights": trainable_state(lm.model), "step": step,
-                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                    "history": history}, buffer)
+                    "optimizer": optimizer.state_dict(), "history": history}, buffer)
         atomic_write_bytes(state_path, buffer.getvalue())
 
     end = config.grpo_steps if stop_after is None else min(config.grpo_steps, start + stop_after)
-    if start == 0 and config.eval_every and validation:
+    validate = bool(config.eval_every and validation and main_process)
+    if start == 0 and validate:
         history.append({"step": 0, "val_accuracy": _validate(lm, base, validation, config.grpo_max_new_tokens)})
+    group = config.grpo_num_generations
     for step in range(start, end):
-        records = [train[i] for i in _order(len(train), config.seed, step, config.grpo_prompts)]
+        indices = _order(len(train), config.seed, step, config.grpo_prompts)[rank * share: (rank + 1) * share]
+        generators = completion_generators(config.seed, step, rank * share * group, share * group)
         entry = {"step": step + 1, **grpo_step(
-            lm, ref, optimizer, records, group_size=config.grpo_num_generations,
+            lm, ref, optimizer, [train[i] for i in indices], group_size=group,
             max_new_tokens=config.grpo_max_new_tokens, temperature=config.grpo_temperature,
-            epsilon=config.grpo_epsilon, beta=config.grpo_beta, generator=generator)}
-        if config.eval_every and validation and (step + 1) % config.eval_every == 0:
+            epsilon=config.grpo_epsilon, beta=config.grpo_beta, generator=generators, world_size=world)}
+        if validate and (step + 1) % config.eval_every == 0:
             entry["val_accuracy"] = _validate(lm, base, validation, config.grpo_max_new_tokens)
         history.append(entry)
         if (step + 1) % config.save_every == 0 or step + 1 == end:
             save(step + 1)
     metrics = {"method": method, "base_method": base.method, "init_from": str(config.init_from),
-               "config": asdict(config), "steps_done": end, "history": history}
-    if end == config.grpo_steps:
+               "num_processes": world, "config": asdict(config), "steps_done": end, "history": history}
+    if end == config.grpo_steps and main_process:
         atomic_write_json(out / METRICS_FILE, metrics)
     return metrics
