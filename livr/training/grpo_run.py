@@ -23,6 +23,7 @@ Defaults are GPU-style (G=8, temperature 1.0, beta 0.04, epsilon 0.2, lr 1e-6); 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import random
 from dataclasses import asdict, dataclass, field, fields
@@ -46,6 +47,8 @@ def _f(default, help: str):
 class GrpoConfig:
     init_from: str = _f("", "a finished supervised run folder: model, method, weights and data come from it")
     output_dir: str = _f("", "the GRPO run folder (metrics.json, grpo_state.pt)")
+    data: str = _f("", "a livr data folder whose training split gives the GRPO prompts (all its tasks) "
+                       "and whose validation split is scored; empty: the init_from run's data")
     grpo_steps: int = _f(200, "optimisation steps, one rollout batch each")
     grpo_prompts: int = _f(2, "prompts per step (each sampled grpo_num_generations times)")
     grpo_num_generations: int = _f(8, "G: completions per prompt, the group of the advantages")
@@ -116,7 +119,7 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
     out.mkdir(parents=True, exist_ok=True)
     lm, base = load_run(config.init_from)
     lm.to(state.device)  # this process's device (cuda:LOCAL_RANK under torchrun on GPUs)
-    data = load_run_data(base)
+    data = load_run_data(dataclasses.replace(base, data=config.data, tasks=None) if config.data else base)
     train = data.train.records
     validation = (data.validation.records if data.validation else [])[: config.max_validation_examples]
     ref = copy.deepcopy(lm)
@@ -164,6 +167,7 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
         if (step + 1) % config.save_every == 0 or step + 1 == end:
             save(step + 1)
     metrics = {"method": method, "base_method": base.method, "init_from": str(config.init_from),
+               "data": config.data or base.data, "tasks": sorted({r["task"] for r in train}),
                "num_processes": world, "config": asdict(config), "steps_done": end, "history": history}
     if end == config.grpo_steps and main_process:
         atomic_write_json(out / METRICS_FILE, metrics)

@@ -163,6 +163,14 @@ def test_grpo_resume_equals_an_uninterrupted_run(sft_run, tmp_path):
     assert resumed["history"] == whole["history"]
 
 
+def test_grpo_prompts_from_another_data_folder(sft_run, mixed_data, tmp_path):
+    """`data` replaces the supervised run's data (LVR's RL used other data than its SFT)."""
+    metrics = run_grpo(grpo_config(sft_run, tmp_path / "g", data=mixed_data, grpo_steps=1, grpo_prompts=4,
+                                   eval_every=0))
+    assert metrics["data"] == mixed_data and metrics["tasks"] == ["counting", "localization"]
+    assert metrics["history"][0]["step"] == 1 and len(metrics["history"]) == 1
+
+
 def test_grpo_config_errors_name_the_option():
     from livr.errors import ConfigError
 
