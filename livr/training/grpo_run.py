@@ -63,19 +63,48 @@ class GrpoConfig:
     max_validation_examples: int | None = _f(None, "at most this many validation records")
 
     def __post_init__(self):
-        for name in ("grpo_steps", "grpo_prompts", "grpo_num_generations", "grpo_max_new_tokens", "save_every"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        problems = [f"{name} must be >= 1, got {getattr(self, name)}"
+                    for name in ("grpo_steps", "grpo_prompts", "grpo_max_new_tokens", "save_every")
+                    if int(getattr(self, name)) < 1]
         if self.grpo_num_generations < 2:
-            raise ConfigError("grpo_num_generations must be >= 2: a group of one has no advantage")
+            problems.append(f"grpo_num_generations must be >= 2, got {self.grpo_num_generations}: "
+                            "a group of one has no advantage")
         if self.grpo_temperature <= 0:
-            raise ConfigError(f"grpo_temperature must be > 0 (GRPO samples), got {self.grpo_temperature}")
+            problems.append(f"grpo_temperature must be > 0 (GRPO samples), got {self.grpo_temperature}")
+        if self.learning_rate <= 0:
+            problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.grpo_beta < 0 or self.grpo_epsilon <= 0:
+            problems.append(f"grpo_beta must be >= 0 and grpo_epsilon > 0, got {self.grpo_beta}, {self.grpo_epsilon}")
+        if self.eval_every < 0:
+            problems.append(f"eval_every must be >= 0 (0: never), got {self.eval_every}")
         if not self.init_from or not self.output_dir:
-            raise ConfigError("a GRPO run needs init_from (a finished supervised run) and output_dir")
+            problems.append("a GRPO run needs init_from (a finished supervised run) and output_dir (--out)")
+        if problems:
+            raise ConfigError("GRPO config: " + "; ".join(problems))
 
     @staticmethod
     def help() -> dict[str, str]:
         return {f.name: f.metadata["help"] for f in fields(GrpoConfig)}
+
+
+def load_grpo_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> GrpoConfig:
+    """GrpoConfig from a YAML file of its fields (optional) with `overrides` on top (the command
+    line wins). Unknown fields in either are a ConfigError naming them all."""
+    import yaml
+
+    values: dict[str, Any] = {}
+    if path:
+        with open(path) as handle:
+            values = yaml.safe_load(handle) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping of GRPO fields, got {type(values).__name__}")
+    values.update(overrides or {})
+    known = {f.name for f in fields(GrpoConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{path or 'overrides'}: unknown GRPO field(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
+    return GrpoConfig(**values)
 
 
 def _order(n: int, seed: int, step: int, prompts: int) -> list[int]:
