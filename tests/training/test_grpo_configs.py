@@ -50,3 +50,11 @@ def test_unknown_and_invalid_fields_are_named(tmp_path):
     bad.write_text("grpo_steps: 0\nlearning_rate: -1\n")
     with pytest.raises(ConfigError, match="grpo_steps must be >= 1.*learning_rate must be > 0"):
         load_grpo_config(str(bad), {"init_from": "a", "output_dir": "b"})
+
+
+def test_grpo_doc_lists_every_field():
+    """docs/grpo.md's table names every GrpoConfig field with its help text."""
+    doc = (CONFIG_DIR.parent / "docs" / "grpo.md").read_text()
+    for name, help_text in GrpoConfig.help().items():
+        assert f"| `{name}` |" in doc, name
+        assert help_text in doc, name
