@@ -121,10 +121,24 @@ from tests.training.conftest import tiny  # noqa: E402
 
 @pytest.fixture(scope="module")
 def sft_run(loc_data, tmp_path_factory):
+    """An LVR run trained long enough (8 epochs, final weights) that, sampled at temperature 0.3
+    (RESUME_FLAGS), some completions are right: advantages are non-zero in step 1, so the later
+    steps depend on the weights and the AdamW state a resume must restore."""
     out = tmp_path_factory.mktemp("runs") / "lvr"
     train(load_config(None, tiny(loc_data, out, method="lvr", num_latents=None, stage1_epochs=None,
-                                 stage2_epochs=1, lvr_steps=2, max_new_tokens=3)))
+                                 stage2_epochs=8, learning_rate=1e-2, selection="final", lvr_steps=2,
+                                 max_new_tokens=3)))
     return str(out)
+
+
+# steps that do move the weights on sft_run (checked by assert_moves): the resume tests compare these
+RESUME_FLAGS = dict(grpo_prompts=2, grpo_num_generations=4, grpo_temperature=0.3)
+
+
+def assert_moves(history):
+    """Step 1 has non-zero advantages and the later steps a non-zero KL: not a run of no-ops."""
+    steps = [h for h in history if "reward_mean" in h]
+    assert steps[0]["reward_std"] > 0 and all(h["kl"] > 0 for h in steps[1:]), steps
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +170,11 @@ def test_grpo_run_logs_per_step_metrics(sft_run, tmp_path):
 
 
 def test_grpo_resume_equals_an_uninterrupted_run(sft_run, tmp_path):
-    whole = run_grpo(grpo_config(sft_run, tmp_path / "whole"))
-    part = run_grpo(grpo_config(sft_run, tmp_path / "part"), stop_after=2)
+    whole = run_grpo(grpo_config(sft_run, tmp_path / "whole", **RESUME_FLAGS))
+    assert_moves(whole["history"])
+    part = run_grpo(grpo_config(sft_run, tmp_path / "part", **RESUME_FLAGS), stop_after=2)
     assert part["steps_done"] == 2 and not (tmp_path / "part" / "metrics.json").exists()
-    resumed = run_grpo(grpo_config(sft_run, tmp_path / "part"))
+    resumed = run_grpo(grpo_config(sft_run, tmp_path / "part", **RESUME_FLAGS))
     assert resumed["history"] == whole["history"]
 
 
@@ -183,14 +198,13 @@ def test_grpo_config_errors_name_the_option():
 
 def test_grpo_resume_after_sigkill(sft_run, tmp_path):
     """`livr grpo` killed (SIGKILL) in its third step, two steps saved; run again, it ends with
-    the history of an uninterrupted run."""
-    import json
-
+    the history and the weights of an uninterrupted run, on steps that do move the weights."""
     from livr.cli.main import main
     from tests.faults import run_killed
 
-    flags = ["--init-from", sft_run, "--grpo_steps", "4", "--grpo_prompts", "1", "--grpo_num_generations", "2",
-             "--grpo_max_new_tokens", "3", "--learning_rate", "1e-2", "--eval_every", "2", "--save_every", "1"]
+    flags = ["--init-from", sft_run, "--grpo_steps", "4", "--grpo_max_new_tokens", "3", "--learning_rate", "1e-2",
+             "--eval_every", "2", "--save_every", "1"]
+    flags += [x for k, v in RESUME_FLAGS.items() for x in (f"--{k}", str(v))]
     out = tmp_path / "killed"
     run_killed(["grpo", *flags, "--out", str(out)], tmp_path / "child", stall="livr.training.grpo:grpo_step",
                call=3, preload=("torch", "transformers", "peft"))
@@ -199,6 +213,10 @@ def test_grpo_resume_after_sigkill(sft_run, tmp_path):
     assert main(["grpo", *flags, "--out", str(tmp_path / "whole")]) == 0
     history = [json.loads((p / "metrics.json").read_text())["history"] for p in (out, tmp_path / "whole")]
     assert history[0] == history[1] and len(history[0]) == 5
+    assert_moves(history[1])
+    weights = [torch.load(p / "grpo_state.pt", weights_only=False)["weights"] for p in (out, tmp_path / "whole")]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
 
 
 def test_per_completion_generators_make_a_sample_independent_of_its_batch(records):
