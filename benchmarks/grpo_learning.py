@@ -25,6 +25,7 @@ import json
 import math
 import os
 import shlex
+import statistics
 import subprocess
 import sys
 import time
@@ -173,9 +174,21 @@ def main() -> None:
     per_step = 4 * 8
 
     def block(rows):
+        """Mean sampled reward over `rows`: a Wilson interval over the samples (as if independent:
+        too narrow, the 8 samples of a prompt are alike) and a normal interval over the per-step
+        means (each step's 4 prompts are fresh: the honest unit)."""
         k = sum(round(h["reward_mean"] * per_step) for h in rows)
         m = per_step * len(rows)
-        return {"steps": [rows[0]["step"], rows[-1]["step"]], "mean": k / m, "samples": m, "wilson95": wilson(k, m)}
+        means = [h["reward_mean"] for h in rows]
+        half = 1.96 * statistics.stdev(means) / math.sqrt(len(means))
+        return {"steps": [rows[0]["step"], rows[-1]["step"]], "mean": k / m, "samples": m, "wilson95": wilson(k, m),
+                "per_step_mean_95": [statistics.fmean(means) - half, statistics.fmean(means) + half]}
+
+    first, last = [h["reward_mean"] for h in head], [h["reward_mean"] for h in tail]
+    reward_gain = {"difference": statistics.fmean(last) - statistics.fmean(first),
+                   "half_width95": 1.96 * math.sqrt(statistics.variance(first) / len(first)
+                                                    + statistics.variance(last) / len(last)),
+                   "unit": "per-step mean sampled reward, last 50 steps against the first 50"}
 
     result = {
         "benchmark": "grpo_learning", **stamp(), "note": args.note,
@@ -184,6 +197,7 @@ def main() -> None:
         "val_records": VAL_RECORDS,
         "val_accuracy": [{"step": h["step"], "accuracy": h["val_accuracy"]} for h in history if "val_accuracy" in h],
         "sampled_reward_first_50": block(head), "sampled_reward_last_50": block(tail),
+        "sampled_reward_gain": reward_gain,
         "kl_last_50_mean": sum(h["kl"] for h in tail) / len(tail),
         "test": {"n": n, "sft_accuracy": a / n, "sft_wilson95": wilson(a, n), "grpo_accuracy": b / n,
                  "grpo_wilson95": wilson(b, n), "difference": diff.diff, "difference_half_width95": diff.half_width,
@@ -196,7 +210,8 @@ def main() -> None:
     }
     plot(history, {"val_records": VAL_RECORDS}, Path(args.png))
     write_result(args.out, result)
-    print(json.dumps({k: result[k] for k in ("sampled_reward_first_50", "sampled_reward_last_50", "val_accuracy",
+    print(json.dumps({k: result[k] for k in ("sampled_reward_first_50", "sampled_reward_last_50",
+                                             "sampled_reward_gain", "val_accuracy",
                                              "test", "kl_last_50_mean")}, indent=1))
 
 
