@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import io
+import os
 import random
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -37,6 +38,7 @@ from livr.io import atomic_write_bytes, atomic_write_json
 
 STATE_FILE = "grpo_state.pt"
 METRICS_FILE = "metrics.json"
+MODEL_DIR = "model"  # OUT/model: the final weights as a run folder (livr eval --model OUT/model)
 
 
 def _f(default, help: str):
@@ -127,6 +129,32 @@ def _validate(lm, base, records, max_new_tokens) -> float:
     return float(score(records, texts)["accuracy"])
 
 
+def write_model_folder(lm, init_from: Path, folder: Path, info: dict[str, Any]) -> None:
+    """The current weights as a finished livr run folder that `load_run` (and so `livr eval`,
+    `livr probe`) reads: the supervised run's config.yaml, the weights and processor saved as
+    `livr train` saves them, and a metrics.json naming the trained tasks and the GRPO run. Built
+    under a temporary name beside `folder`, then moved in."""
+    import json
+    import shutil
+    import tempfile
+
+    from livr.runs.folder import CONFIG_FILE
+    from livr.runs.folder import METRICS_FILE as RUN_METRICS
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        lm.model.save_pretrained(str(tmp))
+        lm.processor.save_pretrained(str(tmp))
+        shutil.copy2(init_from / CONFIG_FILE, tmp / CONFIG_FILE)
+        tasks = json.loads((init_from / RUN_METRICS).read_text()).get("tasks")
+        atomic_write_json(tmp / RUN_METRICS, {"tasks": tasks, **info})
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, Any]:
     """Run (or resume, when OUT/grpo_state.pt exists) the GRPO steps; returns the metrics.
     `stop_after` ends the process's work after that many steps (tests of resume)."""
@@ -199,5 +227,7 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
                "data": config.data or base.data, "tasks": sorted({r["task"] for r in train}),
                "num_processes": world, "config": asdict(config), "steps_done": end, "history": history}
     if end == config.grpo_steps and main_process:
-        atomic_write_json(out / METRICS_FILE, metrics)
+        write_model_folder(lm, Path(config.init_from), out / MODEL_DIR,
+                           {"method": base.method, "stage": method, "grpo_run": str(out), "grpo_steps": end})
+        atomic_write_json(out / METRICS_FILE, metrics)  # last: its presence means the run finished
     return metrics

@@ -159,7 +159,7 @@ def grpo_config(run, out, **kw):
 
 
 def test_grpo_run_logs_per_step_metrics(sft_run, tmp_path):
-    metrics = run_grpo(grpo_config(sft_run, tmp_path / "g"))
+    metrics = run_grpo(grpo_config(sft_run, tmp_path / "g", **RESUME_FLAGS))
     assert metrics["method"] == "grpo_latent" and metrics["base_method"] == "lvr"
     steps = [h for h in metrics["history"] if "reward_mean" in h]
     assert [h["step"] for h in steps] == [1, 2, 3, 4]
@@ -167,6 +167,16 @@ def test_grpo_run_logs_per_step_metrics(sft_run, tmp_path):
     assert all({"kl", "clip_fraction", "accuracy", "ratio_mean"} <= set(h) for h in steps)
     assert "val_accuracy" in metrics["history"][0] and "val_accuracy" in steps[1]
     assert (tmp_path / "g" / "metrics.json").is_file()
+    # OUT/model is a run folder holding the final weights (what livr eval --model reads)
+    from livr.runs.folder import load_run
+
+    lm, config = load_run(tmp_path / "g" / "model")
+    assert config.method == "lvr" and lm.lvr is not None
+    final = torch.load(tmp_path / "g" / "grpo_state.pt", weights_only=False)["weights"]
+    loaded = dict(lm.model.named_parameters())
+    assert all(torch.equal(loaded[k].detach().cpu(), v) for k, v in final.items())
+    start = dict(load_run(sft_run)[0].model.named_parameters())
+    assert any(not torch.equal(start[k].detach().cpu(), v) for k, v in final.items())  # GRPO's, not SFT's
 
 
 def test_grpo_resume_equals_an_uninterrupted_run(sft_run, tmp_path):
