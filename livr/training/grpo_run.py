@@ -8,8 +8,10 @@ pass), samples `grpo_num_generations` completions each and makes one update
 fraction, ratio mean, and validation accuracy every `eval_every` steps) go to OUT/metrics.json;
 every `save_every` steps OUT/grpo_state.pt holds the trainable weights, the optimiser and the
 history, written atomically, so a killed run resumes where it saved and, on CPU, ends with the
-same numbers as an uninterrupted one. Sampling needs no saved state: every completion has its own
-generator seeded by (seed, step, completion index) (`livr.training.grpo.completion_generators`).
+same numbers as an uninterrupted one. At the end OUT/model/ holds the final weights as a run
+folder (`write_model_folder`), which `livr eval --model` reads. Sampling needs no saved state:
+every completion has its own generator seeded by (seed, step, completion index)
+(`livr.training.grpo.completion_generators`).
 
 Several processes (`torchrun --nproc_per_node N -m livr.cli.main grpo ...` or `accelerate launch`;
 accelerate's `PartialState` joins the process group, gloo on CPU): each takes grpo_prompts / N of
@@ -48,7 +50,7 @@ def _f(default, help: str):
 @dataclass
 class GrpoConfig:
     init_from: str = _f("", "a finished supervised run folder: model, method, weights and data come from it")
-    output_dir: str = _f("", "the GRPO run folder (metrics.json, grpo_state.pt)")
+    output_dir: str = _f("", "the GRPO run folder (metrics.json, grpo_state.pt, model/: the final weights as a run folder)")
     data: str = _f("", "a livr data folder whose training split gives the GRPO prompts (all its tasks) "
                        "and whose validation split is scored; empty: the init_from run's data")
     grpo_steps: int = _f(200, "optimisation steps, one rollout batch each")
