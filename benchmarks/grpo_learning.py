@@ -1,6 +1,6 @@
 """GRPO in miniature: does GRPO raise reward and accuracy of a supervised livr-tiny checkpoint?
 
-    .venv/bin/python benchmarks/grpo_learning.py                 # all steps (about 25 min on 2 busy cores)
+    .venv/bin/python benchmarks/grpo_learning.py                 # all steps (about 21 min on 2 busy cores)
     .venv/bin/python benchmarks/grpo_learning.py --steps 400 --lr 1e-4
 
 It runs the commands a user would run (each skipped when its output already exists):
