@@ -1,7 +1,7 @@
 """`livr grpo`: GRPO after a finished supervised run (GRPO_latent for an LVR run).
 
     livr grpo --init-from runs/counting-lvr --out runs/counting-lvr-grpo
-    livr grpo configs/grpo/qwen2_5_vl_7b_lvr.yaml --init-from RUN --out OUT
+    livr grpo configs/grpo/qwen2_5_vl_3b_lvr_steps_8.yaml --init-from RUN --out OUT
     livr grpo --init-from RUN --out OUT      # again after an interruption: resumes from its last save
 
 Every field of `GrpoConfig` is a flag (`--grpo_beta 0.04` or `--grpo-beta 0.04`); flags override
@@ -35,21 +35,11 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    import yaml
+    from livr.training.grpo_run import GrpoConfig, load_grpo_config, run_grpo
 
-    from livr.errors import ConfigError
-    from livr.training.grpo_run import GrpoConfig, run_grpo
-
-    values = {}
-    if args.config:
-        with open(args.config) as handle:
-            values = yaml.safe_load(handle) or {}
     known = {f.name for f in dataclasses.fields(GrpoConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"{args.config}: unknown GRPO field(s) {', '.join(unknown)}")
-    values.update({k: v for k, v in vars(args).items() if k in known})
-    metrics = run_grpo(GrpoConfig(**values))
+    config = load_grpo_config(args.config, {k: v for k, v in vars(args).items() if k in known})
+    metrics = run_grpo(config)
     last = next((h for h in reversed(metrics["history"]) if "reward_mean" in h), {})
     print(f"finished {metrics['method']} from {metrics['init_from']}: {metrics['steps_done']} step(s), "
           f"last reward mean {last.get('reward_mean', float('nan')):.3f}")

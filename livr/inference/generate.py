@@ -58,11 +58,12 @@ def _answer_row_mask(segment_ids: torch.Tensor, policy, dtype) -> torch.Tensor:
 
 @torch.no_grad()
 def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos,
-                  pad_token_id: int, temperature: float = 0.0, generator: torch.Generator | None = None,
+                  pad_token_id: int, temperature: float = 0.0, generator=None,
                   logprobs: list | None = None, banned: torch.Tensor | None = None) -> torch.Tensor:
     """Greedy continuation (B, <= max_new_tokens) of a left-padded prompt batch under
     `mask_policy`; finished rows continue with `pad_token_id`, as `generate()` does.
-    `temperature` > 0 samples instead (GRPO rollouts, seeded by `generator`, never a `banned`
+    `temperature` > 0 samples instead (GRPO rollouts, seeded by `generator`: one, or one per row as in
+    `livr.inference.latent.pick`; never a `banned`
     token id); `logprobs`, if
     given, ends up holding one (B, T) tensor: the log-probability of each chosen token."""
     from livr.inference.latent import pick

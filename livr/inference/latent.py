@@ -31,17 +31,25 @@ class LatentDecode:
     logprobs: list[torch.Tensor] | None = None  # per row: log-prob of each text token (GRPO's old policy)
 
 
-def pick(logits: torch.Tensor, temperature: float = 0.0, generator: torch.Generator | None = None,
+def pick(logits: torch.Tensor, temperature: float = 0.0,
+         generator: torch.Generator | Sequence[torch.Generator] | None = None,
          banned: torch.Tensor | None = None) -> torch.Tensor:
     """(B,) next tokens: argmax at temperature 0, else a sample from softmax(logits / temperature)
-    over the tokens not in `banned` (sampling only: the log-probs stay those of the model)."""
+    over the tokens not in `banned` (sampling only: the log-probs stay those of the model).
+    `generator` may be one generator per row: then row i's sample depends only on its own
+    generator, not on which other rows share the batch (GRPO across processes)."""
     if temperature <= 0:
         return logits.argmax(-1)
     logits = logits.float() / temperature
     if banned is not None and banned.numel():
         logits = logits.index_fill(-1, banned.to(logits.device), float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
-    return torch.multinomial(probs.cpu(), 1, generator=generator)[:, 0].to(logits.device)
+    probs = torch.softmax(logits, dim=-1).cpu()
+    if isinstance(generator, (list, tuple)):
+        if len(generator) != len(probs):
+            raise ValueError(f"{len(generator)} generators for a batch of {len(probs)} rows")
+        return torch.cat([torch.multinomial(row[None], 1, generator=g)[:, 0]
+                          for row, g in zip(probs, generator)]).to(logits.device)
+    return torch.multinomial(probs, 1, generator=generator)[:, 0].to(logits.device)
 
 
 def _exits(spec: LvrSpec, steps: torch.Tensor, hidden: torch.Tensor, logits: torch.Tensor,
@@ -58,11 +66,11 @@ def _exits(spec: LvrSpec, steps: torch.Tensor, hidden: torch.Tensor, logits: tor
 
 @torch.no_grad()
 def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_token_id: int,
-               temperature: float = 0.0, generator: torch.Generator | None = None,
+               temperature: float = 0.0, generator=None,
                banned: torch.Tensor | None = None, end_token: str = END) -> LatentDecode:
     """Latent steps, then greedy text, for a left-padded prompt batch ending in <|lvr_start|>
     (Mirage: <|latent_start|>, with `end_token` <|latent_end|>).
-    `temperature` > 0 samples the text tokens instead (GRPO rollouts; `generator` seeds them);
+    `temperature` > 0 samples the text tokens instead (GRPO rollouts; `generator`, one or one per row, seeds them);
     the latent steps are deterministic either way; `banned` token ids are never sampled."""
     from transformers import DynamicCache
 

@@ -78,8 +78,9 @@ def _trim(tokens: torch.Tensor, eos: set[int]) -> int:
 
 @torch.no_grad()
 def rollout(lm, records: Sequence[dict], *, group_size: int, max_new_tokens: int, temperature: float = 1.0,
-            generator: torch.Generator | None = None) -> Rollout:
-    """`group_size` sampled completions of every record, prompts repeated consecutively."""
+            generator=None) -> Rollout:
+    """`group_size` sampled completions of every record, prompts repeated consecutively.
+    `generator`: one torch.Generator, or one per completion (`completion_generators`)."""
     from livr.inference.generate import masked_greedy
     from livr.inference.latent import lvr_greedy
 
@@ -164,13 +165,33 @@ def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, ref_logp: torch.Tensor
                   "ratio_mean": float(ratio.mean()) if len(ratio) else 1.0}
 
 
+def completion_generators(seed: int, step: int, first: int, count: int) -> list[torch.Generator]:
+    """One sampling generator per completion, seeded by (seed, step, global completion index):
+    a completion is sampled alike whichever process draws it and whatever else is in its batch."""
+    return [torch.Generator().manual_seed((seed * 1_000_003 + step) * 1_048_583 + first + k) for k in range(count)]
+
+
+def _all_reduce_sum(tensors: Sequence[torch.Tensor]) -> None:
+    """Sum `tensors` in place over the processes of the default group (a no-op in one process)."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        for t in tensors:
+            dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+
 def grpo_step(lm, ref_lm, optimizer, records: Sequence[dict], *, group_size: int, max_new_tokens: int,
               temperature: float = 1.0, epsilon: float = 0.2, beta: float = 0.04,
-              generator: torch.Generator | None = None, reward_fn=None) -> dict[str, float]:
+              generator=None, reward_fn=None, world_size: int = 1) -> dict[str, float]:
     """Rollout, rewards, advantages, one clipped update (theta_old = theta at rollout time, so
     ratios start at 1, as in GRPO with one update per rollout batch). `ref_lm` gives the KL
     reference (a frozen copy of the supervised checkpoint); `reward_fn(records, texts)` overrides
-    the rewards. A batch whose advantages are all zero and whose KL is zero leaves the weights as they are."""
+    the rewards. A batch whose advantages are all zero and whose KL is zero leaves the weights as they are.
+
+    With `world_size` > 1 (torch.distributed initialised), each process passes its share of the
+    step's prompts (whole groups, so advantages need no communication, and the same number of
+    prompts in every process); gradients and metrics are summed over the processes before the
+    optimiser step, so every process makes the update of the whole batch."""
     roll = rollout(lm, records, group_size=group_size, max_new_tokens=max_new_tokens,
                    temperature=temperature, generator=generator)
     if reward_fn is None:
@@ -185,15 +206,24 @@ def grpo_step(lm, ref_lm, optimizer, records: Sequence[dict], *, group_size: int
     # does not depend on the global RNG, so a resumed run repeats an uninterrupted one
     lm.model.eval()
     optimizer.zero_grad(set_to_none=True)
-    totals = {"kl": 0.0, "clip_fraction": 0.0, "ratio_mean": 0.0}
     n = len(roll.tokens)
+    total = n * world_size  # the loss is a mean over every completion of the step, in all processes
+    sums = torch.zeros(6, dtype=torch.float64)  # kl, clip_fraction, ratio_mean, reward, reward^2, accuracy
     for i in range(n):
         logp = replay_logprobs(lm, roll, i)
         old = logp.detach()  # theta_old = theta: one update per rollout batch, ratios exactly 1
         loss, stats = grpo_loss(logp, old, refs[i], advantage[i].to(logp.device), epsilon=epsilon, beta=beta)
-        (loss / n).backward()
-        for k in totals:
-            totals[k] += stats[k] / n
+        (loss / total).backward()
+        sums[:3] += torch.tensor([stats["kl"], stats["clip_fraction"], stats["ratio_mean"]], dtype=torch.float64)
+    sums[3:] += torch.stack([reward.sum(), (reward ** 2).sum(), accuracy.sum()]).double()
+    if world_size > 1:
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        for p in params:
+            if p.grad is None:  # every process must send the same tensors
+                p.grad = torch.zeros_like(p)
+        sums = sums.to(params[0].grad.device)  # nccl reduces only GPU tensors
+        _all_reduce_sum([p.grad for p in params] + [sums])
     optimizer.step()
-    return {"reward_mean": float(reward.mean()), "reward_std": float(reward.std(unbiased=False)),
-            "accuracy": float(accuracy.mean()), **totals}
+    kl, clip, ratio, r1, r2, acc = (float(x) / total for x in sums.cpu())
+    return {"reward_mean": r1, "reward_std": max(r2 - r1 * r1, 0.0) ** 0.5, "accuracy": acc,
+            "kl": kl, "clip_fraction": clip, "ratio_mean": ratio}

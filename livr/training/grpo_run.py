@@ -6,9 +6,18 @@ reference. Every `grpo_steps` step takes `grpo_prompts` training records (a seed
 pass), samples `grpo_num_generations` completions each and makes one update
 (`livr.training.grpo.grpo_step`). Per-step metrics (reward mean/std, accuracy, KL, clip
 fraction, ratio mean, and validation accuracy every `eval_every` steps) go to OUT/metrics.json;
-every `save_every` steps OUT/grpo_state.pt holds the trainable weights, the optimiser, the
-sampling generator and the history, written atomically, so a killed run resumes where it saved
-and, on CPU, ends with the same numbers as an uninterrupted one.
+every `save_every` steps OUT/grpo_state.pt holds the trainable weights, the optimiser and the
+history, written atomically, so a killed run resumes where it saved and, on CPU, ends with the
+same numbers as an uninterrupted one. At the end OUT/model/ holds the final weights as a run
+folder (`write_model_folder`), which `livr eval --model` reads. Sampling needs no saved state:
+every completion has its own generator seeded by (seed, step, completion index)
+(`livr.training.grpo.completion_generators`).
+
+Several processes (`torchrun --nproc_per_node N -m livr.cli.main grpo ...` or `accelerate launch`;
+accelerate's `PartialState` joins the process group, gloo on CPU): each takes grpo_prompts / N of
+a step's prompts with their generators, gradients and metrics are summed before every update, and
+process 0 validates and writes the files. The completions are those of one process; the numbers
+agree up to float summation order (docs/grpo.md).
 
 Defaults are GPU-style (G=8, temperature 1.0, beta 0.04, epsilon 0.2, lr 1e-6); tiny runs override.
 """
@@ -16,7 +25,9 @@ Defaults are GPU-style (G=8, temperature 1.0, beta 0.04, epsilon 0.2, lr 1e-6); 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
+import os
 import random
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -29,6 +40,7 @@ from livr.io import atomic_write_bytes, atomic_write_json
 
 STATE_FILE = "grpo_state.pt"
 METRICS_FILE = "metrics.json"
+MODEL_DIR = "model"  # OUT/model: the final weights as a run folder (livr eval --model OUT/model)
 
 
 def _f(default, help: str):
@@ -38,7 +50,9 @@ def _f(default, help: str):
 @dataclass
 class GrpoConfig:
     init_from: str = _f("", "a finished supervised run folder: model, method, weights and data come from it")
-    output_dir: str = _f("", "the GRPO run folder (metrics.json, grpo_state.pt)")
+    output_dir: str = _f("", "the GRPO run folder (metrics.json, grpo_state.pt, model/: the final weights as a run folder)")
+    data: str = _f("", "a livr data folder whose training split gives the GRPO prompts (all its tasks) "
+                       "and whose validation split is scored; empty: the init_from run's data")
     grpo_steps: int = _f(200, "optimisation steps, one rollout batch each")
     grpo_prompts: int = _f(2, "prompts per step (each sampled grpo_num_generations times)")
     grpo_num_generations: int = _f(8, "G: completions per prompt, the group of the advantages")
@@ -47,25 +61,54 @@ class GrpoConfig:
     grpo_epsilon: float = _f(0.2, "clip range of the importance ratio")
     grpo_max_new_tokens: int = _f(16, "longest completion, in text tokens")
     learning_rate: float = _f(1e-6, "AdamW learning rate")
-    seed: int = _f(0, "seeds the prompt order and the rollout sampling")
+    seed: int = _f(0, "seeds the prompt order and the rollout sampling (one generator per completion)")
     eval_every: int = _f(50, "validation accuracy (the method's decoding) every this many steps; 0: never")
     save_every: int = _f(50, "resumable state every this many steps")
     max_validation_examples: int | None = _f(None, "at most this many validation records")
 
     def __post_init__(self):
-        for name in ("grpo_steps", "grpo_prompts", "grpo_num_generations", "grpo_max_new_tokens", "save_every"):
-            if int(getattr(self, name)) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        problems = [f"{name} must be >= 1, got {getattr(self, name)}"
+                    for name in ("grpo_steps", "grpo_prompts", "grpo_max_new_tokens", "save_every")
+                    if int(getattr(self, name)) < 1]
         if self.grpo_num_generations < 2:
-            raise ConfigError("grpo_num_generations must be >= 2: a group of one has no advantage")
+            problems.append(f"grpo_num_generations must be >= 2, got {self.grpo_num_generations}: "
+                            "a group of one has no advantage")
         if self.grpo_temperature <= 0:
-            raise ConfigError(f"grpo_temperature must be > 0 (GRPO samples), got {self.grpo_temperature}")
+            problems.append(f"grpo_temperature must be > 0 (GRPO samples), got {self.grpo_temperature}")
+        if self.learning_rate <= 0:
+            problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.grpo_beta < 0 or self.grpo_epsilon <= 0:
+            problems.append(f"grpo_beta must be >= 0 and grpo_epsilon > 0, got {self.grpo_beta}, {self.grpo_epsilon}")
+        if self.eval_every < 0:
+            problems.append(f"eval_every must be >= 0 (0: never), got {self.eval_every}")
         if not self.init_from or not self.output_dir:
-            raise ConfigError("a GRPO run needs init_from (a finished supervised run) and output_dir")
+            problems.append("a GRPO run needs init_from (a finished supervised run) and output_dir (--out)")
+        if problems:
+            raise ConfigError("GRPO config: " + "; ".join(problems))
 
     @staticmethod
     def help() -> dict[str, str]:
         return {f.name: f.metadata["help"] for f in fields(GrpoConfig)}
+
+
+def load_grpo_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> GrpoConfig:
+    """GrpoConfig from a YAML file of its fields (optional) with `overrides` on top (the command
+    line wins). Unknown fields in either are a ConfigError naming them all."""
+    import yaml
+
+    values: dict[str, Any] = {}
+    if path:
+        with open(path) as handle:
+            values = yaml.safe_load(handle) or {}
+        if not isinstance(values, dict):
+            raise ConfigError(f"{path}: expected a mapping of GRPO fields, got {type(values).__name__}")
+    values.update(overrides or {})
+    known = {f.name for f in fields(GrpoConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"{path or 'overrides'}: unknown GRPO field(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(known))}")
+    return GrpoConfig(**values)
 
 
 def _order(n: int, seed: int, step: int, prompts: int) -> list[int]:
@@ -88,18 +131,54 @@ def _validate(lm, base, records, max_new_tokens) -> float:
     return float(score(records, texts)["accuracy"])
 
 
+def write_model_folder(lm, init_from: Path, folder: Path, info: dict[str, Any]) -> None:
+    """The current weights as a finished livr run folder that `load_run` (and so `livr eval`,
+    `livr probe`) reads: the supervised run's config.yaml, the weights and processor saved as
+    `livr train` saves them, and a metrics.json naming the trained tasks and the GRPO run. Built
+    under a temporary name beside `folder`, then moved in."""
+    import json
+    import shutil
+    import tempfile
+
+    from livr.runs.folder import CONFIG_FILE
+    from livr.runs.folder import METRICS_FILE as RUN_METRICS
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        lm.model.save_pretrained(str(tmp))
+        lm.processor.save_pretrained(str(tmp))
+        shutil.copy2(init_from / CONFIG_FILE, tmp / CONFIG_FILE)
+        tasks = json.loads((init_from / RUN_METRICS).read_text()).get("tasks")
+        atomic_write_json(tmp / RUN_METRICS, {"tasks": tasks, **info})
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, Any]:
     """Run (or resume, when OUT/grpo_state.pt exists) the GRPO steps; returns the metrics.
     `stop_after` ends the process's work after that many steps (tests of resume)."""
     from livr.runs.folder import load_run
     from livr.training.data import load_run_data
-    from livr.training.grpo import grpo_step
+    from accelerate import PartialState
+
+    from livr.training.grpo import completion_generators, grpo_step
     from livr.training.trainer import load_trainable_state, trainable_state
 
+    # cpu=True without CUDA: accelerate then joins torchrun's processes with gloo (MULTI_CPU)
+    state = PartialState(cpu=not torch.cuda.is_available())
+    world, rank, main_process = state.num_processes, state.process_index, state.is_main_process
+    if config.grpo_prompts % world:
+        raise ConfigError(f"grpo_prompts ({config.grpo_prompts}) must be a multiple of the number of "
+                          f"processes ({world}): each process takes whole groups, the same number of them")
+    share = config.grpo_prompts // world
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     lm, base = load_run(config.init_from)
-    data = load_run_data(base)
+    lm.to(state.device)  # this process's device (cuda:LOCAL_RANK under torchrun on GPUs)
+    data = load_run_data(dataclasses.replace(base, data=config.data, tasks=None) if config.data else base)
     train = data.train.records
     validation = (data.validation.records if data.validation else [])[: config.max_validation_examples]
     ref = copy.deepcopy(lm)
@@ -108,44 +187,49 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
     ref.model.eval()
     params = [p for p in lm.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
-    generator = torch.Generator().manual_seed(config.seed)
     history: list[dict] = []
     start = 0
     state_path = out / STATE_FILE
     if state_path.is_file():
-        state = torch.load(state_path, weights_only=False)
-        if state["config"] != asdict(config):
+        saved = torch.load(state_path, weights_only=False)
+        if saved["config"] != asdict(config):
             raise ConfigError(f"{out} holds a GRPO run with another config; use another output_dir")
-        load_trainable_state(lm.model, state["weights"])
-        optimizer.load_state_dict(state["optimizer"])
-        generator.set_state(state["generator"])
-        history, start = state["history"], state["step"]
+        load_trainable_state(lm.model, saved["weights"])
+        optimizer.load_state_dict(saved["optimizer"])
+        history, start = saved["history"], saved["step"]
     lm.model.eval()  # no dropout in GRPO (grpo_step); gradients flow all the same
     method = "grpo_latent" if lm.lvr is not None else "grpo"
 
     def save(step):
+        if not main_process:
+            return
         buffer = io.BytesIO()
         torch.save({"config": asdict(config), "weights": trainable_state(lm.model), "step": step,
-                    "optimizer": optimizer.state_dict(), "generator": generator.get_state(),
-                    "history": history}, buffer)
+                    "optimizer": optimizer.state_dict(), "history": history}, buffer)
         atomic_write_bytes(state_path, buffer.getvalue())
 
     end = config.grpo_steps if stop_after is None else min(config.grpo_steps, start + stop_after)
-    if start == 0 and config.eval_every and validation:
+    validate = bool(config.eval_every and validation and main_process)
+    if start == 0 and validate:
         history.append({"step": 0, "val_accuracy": _validate(lm, base, validation, config.grpo_max_new_tokens)})
+    group = config.grpo_num_generations
     for step in range(start, end):
-        records = [train[i] for i in _order(len(train), config.seed, step, config.grpo_prompts)]
+        indices = _order(len(train), config.seed, step, config.grpo_prompts)[rank * share: (rank + 1) * share]
+        generators = completion_generators(config.seed, step, rank * share * group, share * group)
         entry = {"step": step + 1, **grpo_step(
-            lm, ref, optimizer, records, group_size=config.grpo_num_generations,
+            lm, ref, optimizer, [train[i] for i in indices], group_size=group,
             max_new_tokens=config.grpo_max_new_tokens, temperature=config.grpo_temperature,
-            epsilon=config.grpo_epsilon, beta=config.grpo_beta, generator=generator)}
-        if config.eval_every and validation and (step + 1) % config.eval_every == 0:
+            epsilon=config.grpo_epsilon, beta=config.grpo_beta, generator=generators, world_size=world)}
+        if validate and (step + 1) % config.eval_every == 0:
             entry["val_accuracy"] = _validate(lm, base, validation, config.grpo_max_new_tokens)
         history.append(entry)
         if (step + 1) % config.save_every == 0 or step + 1 == end:
             save(step + 1)
     metrics = {"method": method, "base_method": base.method, "init_from": str(config.init_from),
-               "config": asdict(config), "steps_done": end, "history": history}
-    if end == config.grpo_steps:
-        atomic_write_json(out / METRICS_FILE, metrics)
+               "data": config.data or base.data, "tasks": sorted({r["task"] for r in train}),
+               "num_processes": world, "config": asdict(config), "steps_done": end, "history": history}
+    if end == config.grpo_steps and main_process:
+        write_model_folder(lm, Path(config.init_from), out / MODEL_DIR,
+                           {"method": base.method, "stage": method, "grpo_run": str(out), "grpo_steps": end})
+        atomic_write_json(out / METRICS_FILE, metrics)  # last: its presence means the run finished
     return metrics

@@ -2,6 +2,12 @@
 theta = theta_old, no policy loss on latent slots, constant rewards give no update, advantages."""
 
 import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -115,9 +121,33 @@ from tests.training.conftest import tiny  # noqa: E402
 
 @pytest.fixture(scope="module")
 def sft_run(loc_data, tmp_path_factory):
+    """An LVR run trained long enough (8 epochs, final weights) that, sampled at temperature 0.3
+    (RESUME_FLAGS), some completions are right: advantages are non-zero in step 1, so the later
+    steps depend on the weights and the AdamW state a resume must restore."""
     out = tmp_path_factory.mktemp("runs") / "lvr"
     train(load_config(None, tiny(loc_data, out, method="lvr", num_latents=None, stage1_epochs=None,
-                                 stage2_epochs=1, lvr_steps=2, max_new_tokens=3)))
+                                 stage2_epochs=8, learning_rate=1e-2, selection="final", lvr_steps=2,
+                                 max_new_tokens=3)))
+    return str(out)
+
+
+# steps that do move the weights on sft_run (checked by assert_moves): the resume tests compare these
+RESUME_FLAGS = dict(grpo_prompts=2, grpo_num_generations=4, grpo_temperature=0.3)
+
+
+def assert_moves(history):
+    """Step 1 has non-zero advantages and the later steps a non-zero KL: not a run of no-ops."""
+    steps = [h for h in history if "reward_mean" in h]
+    assert steps[0]["reward_std"] > 0 and all(h["kl"] > 0 for h in steps[1:]), steps
+
+
+@pytest.fixture(scope="module")
+def livr_run(loc_data, tmp_path_factory):
+    """A LIVR run trained long enough (8 epochs, final weights) that sampled answers are sometimes
+    right: rewards differ within a group, so GRPO steps do move the weights."""
+    out = tmp_path_factory.mktemp("runs") / "livr"
+    train(load_config(None, tiny(loc_data, out, stage2_epochs=8, learning_rate=1e-2, selection="final",
+                                 max_new_tokens=3)))
     return str(out)
 
 
@@ -129,7 +159,7 @@ def grpo_config(run, out, **kw):
 
 
 def test_grpo_run_logs_per_step_metrics(sft_run, tmp_path):
-    metrics = run_grpo(grpo_config(sft_run, tmp_path / "g"))
+    metrics = run_grpo(grpo_config(sft_run, tmp_path / "g", **RESUME_FLAGS))
     assert metrics["method"] == "grpo_latent" and metrics["base_method"] == "lvr"
     steps = [h for h in metrics["history"] if "reward_mean" in h]
     assert [h["step"] for h in steps] == [1, 2, 3, 4]
@@ -137,14 +167,33 @@ def test_grpo_run_logs_per_step_metrics(sft_run, tmp_path):
     assert all({"kl", "clip_fraction", "accuracy", "ratio_mean"} <= set(h) for h in steps)
     assert "val_accuracy" in metrics["history"][0] and "val_accuracy" in steps[1]
     assert (tmp_path / "g" / "metrics.json").is_file()
+    # OUT/model is a run folder holding the final weights (what livr eval --model reads)
+    from livr.runs.folder import load_run
+
+    lm, config = load_run(tmp_path / "g" / "model")
+    assert config.method == "lvr" and lm.lvr is not None
+    final = torch.load(tmp_path / "g" / "grpo_state.pt", weights_only=False)["weights"]
+    loaded = dict(lm.model.named_parameters())
+    assert all(torch.equal(loaded[k].detach().cpu(), v) for k, v in final.items())
+    start = dict(load_run(sft_run)[0].model.named_parameters())
+    assert any(not torch.equal(start[k].detach().cpu(), v) for k, v in final.items())  # GRPO's, not SFT's
 
 
 def test_grpo_resume_equals_an_uninterrupted_run(sft_run, tmp_path):
-    whole = run_grpo(grpo_config(sft_run, tmp_path / "whole"))
-    part = run_grpo(grpo_config(sft_run, tmp_path / "part"), stop_after=2)
+    whole = run_grpo(grpo_config(sft_run, tmp_path / "whole", **RESUME_FLAGS))
+    assert_moves(whole["history"])
+    part = run_grpo(grpo_config(sft_run, tmp_path / "part", **RESUME_FLAGS), stop_after=2)
     assert part["steps_done"] == 2 and not (tmp_path / "part" / "metrics.json").exists()
-    resumed = run_grpo(grpo_config(sft_run, tmp_path / "part"))
+    resumed = run_grpo(grpo_config(sft_run, tmp_path / "part", **RESUME_FLAGS))
     assert resumed["history"] == whole["history"]
+
+
+def test_grpo_prompts_from_another_data_folder(sft_run, mixed_data, tmp_path):
+    """`data` replaces the supervised run's data (LVR's RL used other data than its SFT)."""
+    metrics = run_grpo(grpo_config(sft_run, tmp_path / "g", data=mixed_data, grpo_steps=1, grpo_prompts=4,
+                                   eval_every=0))
+    assert metrics["data"] == mixed_data and metrics["tasks"] == ["counting", "localization"]
+    assert metrics["history"][0]["step"] == 1 and len(metrics["history"]) == 1
 
 
 def test_grpo_config_errors_name_the_option():
@@ -159,14 +208,13 @@ def test_grpo_config_errors_name_the_option():
 
 def test_grpo_resume_after_sigkill(sft_run, tmp_path):
     """`livr grpo` killed (SIGKILL) in its third step, two steps saved; run again, it ends with
-    the history of an uninterrupted run."""
-    import json
-
+    the history and the weights of an uninterrupted run, on steps that do move the weights."""
     from livr.cli.main import main
     from tests.faults import run_killed
 
-    flags = ["--init-from", sft_run, "--grpo_steps", "4", "--grpo_prompts", "1", "--grpo_num_generations", "2",
-             "--grpo_max_new_tokens", "3", "--learning_rate", "1e-2", "--eval_every", "2", "--save_every", "1"]
+    flags = ["--init-from", sft_run, "--grpo_steps", "4", "--grpo_max_new_tokens", "3", "--learning_rate", "1e-2",
+             "--eval_every", "2", "--save_every", "1"]
+    flags += [x for k, v in RESUME_FLAGS.items() for x in (f"--{k}", str(v))]
     out = tmp_path / "killed"
     run_killed(["grpo", *flags, "--out", str(out)], tmp_path / "child", stall="livr.training.grpo:grpo_step",
                call=3, preload=("torch", "transformers", "peft"))
@@ -175,3 +223,69 @@ def test_grpo_resume_after_sigkill(sft_run, tmp_path):
     assert main(["grpo", *flags, "--out", str(tmp_path / "whole")]) == 0
     history = [json.loads((p / "metrics.json").read_text())["history"] for p in (out, tmp_path / "whole")]
     assert history[0] == history[1] and len(history[0]) == 5
+    assert_moves(history[1])
+    weights = [torch.load(p / "grpo_state.pt", weights_only=False)["weights"] for p in (out, tmp_path / "whole")]
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_per_completion_generators_make_a_sample_independent_of_its_batch(records):
+    """A completion drawn with its own generator is the same alone or next to other prompts: what
+    lets two processes sample what one process samples."""
+    from livr.training.grpo import completion_generators
+
+    lm = livr_lm()
+    both = rollout(lm, records[:2], group_size=2, max_new_tokens=4, generator=completion_generators(0, 5, 0, 4))
+    second = rollout(lm, records[1:2], group_size=2, max_new_tokens=4, generator=completion_generators(0, 5, 2, 2))
+    for a, b in zip(both.tokens[2:], second.tokens, strict=True):
+        assert torch.equal(a, b)
+    other = rollout(lm, records[1:2], group_size=2, max_new_tokens=4, generator=completion_generators(0, 6, 2, 2))
+    assert any(not torch.equal(a, b) for a, b in zip(other.tokens, second.tokens))  # the step re-seeds
+
+
+def test_grpo_two_processes_match_one(livr_run, tmp_path):
+    """torchrun, 2 CPU processes (gloo), one prompt each, against one process with both prompts:
+    the same completions (per-completion generators), so the same rewards and validation
+    accuracy; KL, ratios and weights equal up to float summation order."""
+    sft_run = livr_run
+    flags = dict(grpo_steps=3, grpo_prompts=2, grpo_num_generations=4, eval_every=3, save_every=3)
+    one = run_grpo(grpo_config(sft_run, tmp_path / "one", **flags))
+    assert one["method"] == "grpo" and any(h.get("reward_std", 0) > 0 for h in one["history"])  # an update
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone"]
+    argv = ["grpo", "--init-from", sft_run, "--out", str(tmp_path / "two")]
+    for k, v in vars(grpo_config(sft_run, tmp_path / "two", **flags)).items():
+        if k not in ("init_from", "output_dir") and v is not None:
+            argv += [f"--{k}", str(v)]
+    launch_grpo_processes(torchrun, argv)
+    two = json.loads((tmp_path / "two" / "metrics.json").read_text())
+    assert two["num_processes"] == 2 and one["num_processes"] == 1
+    assert len(two["history"]) == len(one["history"]) == 4
+    for a, b in zip(one["history"], two["history"], strict=True):
+        assert a.keys() == b.keys() and a["step"] == b["step"]
+        for key in ("reward_mean", "reward_std", "accuracy", "val_accuracy"):
+            assert a.get(key) == pytest.approx(b.get(key), abs=1e-9), (a["step"], key)
+        for key in ("kl", "ratio_mean", "clip_fraction"):
+            assert a.get(key) == pytest.approx(b.get(key), abs=1e-5), (a["step"], key)
+    wa, wb = (torch.load(d / "grpo_state.pt", weights_only=False)["weights"] for d in (tmp_path / "one", tmp_path / "two"))
+    assert wa.keys() == wb.keys()
+    for key in wa:
+        torch.testing.assert_close(wa[key], wb[key], atol=1e-5, rtol=1e-4)
+    from livr.runs.folder import load_run
+    start = dict(load_run(sft_run)[0].model.named_parameters())
+    assert any(not torch.allclose(wa[k], start[k].detach()) for k in wa)  # the weights did move
+
+
+def launch_grpo_processes(launcher: list[str], argv: list[str]) -> None:
+    """`livr ARGV` in the processes of `launcher` (tests/training/ddp_worker.py: one thread each)."""
+    worker = Path(__file__).with_name("ddp_worker.py")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([*launcher, str(worker), *argv], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:  # the launcher and its workers share the new session's process group
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stderr[-3000:]
