@@ -80,7 +80,7 @@ def grpo_test_correct(work: Path) -> dict[str, bool]:
 
     torch.set_num_threads(1)
     lm, config = load_run(work / "sft")
-    load_trainable_state(lm.model, torch.load(work / "grpo" / "grpo_state.pt", weights_only=False)["weights"])
+    load_trainable_state(lm.model, torch.load(work / "grpo" / "grpo_state.pt", weights_only=True)["weights"])
     lm.model.eval()
     test = load_run_data(dataclasses.replace(config, data=str(work / "data"))).test.records
     examples = encode_prompts(lm, test, image_repeats=config.method_spec.image_repeats)

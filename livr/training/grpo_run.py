@@ -191,7 +191,7 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
     start = 0
     state_path = out / STATE_FILE
     if state_path.is_file():
-        saved = torch.load(state_path, weights_only=False)
+        saved = torch.load(state_path, weights_only=True)
         if saved["config"] != asdict(config):
             raise ConfigError(f"{out} holds a GRPO run with another config; use another output_dir")
         load_trainable_state(lm.model, saved["weights"])
