@@ -26,7 +26,6 @@ Defaults are GPU-style (G=8, temperature 1.0, beta 0.04, epsilon 0.2, lr 1e-6); 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import io
 import os
@@ -253,7 +252,7 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
     from livr.training.data import load_run_data
     from accelerate import PartialState
 
-    from livr.training.grpo import completion_generators, grpo_step
+    from livr.training.grpo import InitReference, completion_generators, grpo_step
     from livr.training.trainer import load_trainable_state, trainable_state
 
     # cpu=True without CUDA: accelerate then joins torchrun's processes with gloo (MULTI_CPU)
@@ -271,10 +270,7 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
     data = load_run_data(dataclasses.replace(base, data=config.data, tasks=None) if config.data else base)
     train = data.train.records
     validation = (data.validation.records if data.validation else [])[: config.max_validation_examples]
-    ref = copy.deepcopy(lm)
-    for p in ref.model.parameters():
-        p.requires_grad_(False)
-    ref.model.eval()
+    ref = InitReference(lm)  # the KL reference: these weights, swapped in (not a copy of the model)
     params = [p for p in lm.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     history: list[dict] = []

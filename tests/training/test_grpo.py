@@ -89,6 +89,36 @@ def test_constant_reward_gives_no_update(make, records):
             assert torch.equal(p, before[n]), n
 
 
+@pytest.mark.parametrize("make", [lvr_lm, livr_lm], ids=["lvr", "livr"])
+def test_init_reference_equals_a_frozen_copy(make, records):
+    """The KL reference by swapped-in initial weights (what run_grpo uses) gives what a frozen
+    deep copy of the model gives: the same KL and statistics and bit-identical weights, over steps
+    whose updates move the weights and so make the KL non-zero."""
+    from livr.training.grpo import InitReference, completion_generators
+
+    runs = []
+    for kind in ("copy", "swap"):
+        lm = make()
+        if kind == "copy":
+            ref = copy.deepcopy(lm)
+            ref.model.eval()
+            ref.model.requires_grad_(False)
+        else:
+            ref = InitReference(lm)
+        params = [p for p in lm.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=1e-2)
+        lm.model.eval()
+        stats = [grpo_step(lm, ref, optimizer, records, group_size=4, max_new_tokens=3, beta=0.04,
+                           generator=completion_generators(0, step, 0, 4 * len(records)),
+                           reward_fn=lambda recs, texts: [float(sum(map(ord, t)) % 3) for t in texts])
+                 for step in range(3)]
+        runs.append((stats, [p.detach().clone() for p in params]))
+    (copied, w_copy), (swapped, w_swap) = runs
+    assert copied == swapped
+    assert copied[0]["reward_std"] > 0 and all(s["kl"] > 0 for s in copied[1:]), copied
+    assert len(w_copy) == len(w_swap) and all(torch.equal(a, b) for a, b in zip(w_copy, w_swap))
+
+
 def test_a_reward_moves_the_policy_towards_rewarded_tokens(records):
     """A reward for the completions starting with one token raises that token's probability."""
     lm = lvr_lm()
