@@ -155,7 +155,8 @@ def run_supervised(args: argparse.Namespace) -> int:
     from livr.training.grpo_run import STATE_FILE, GrpoConfig
     from livr.training.run import CONFIG_FILE, train
 
-    grpo_only = [f"--{f.name}" for f in dataclasses.fields(GrpoConfig) if f.name not in FIELDS and hasattr(args, f.name)]
+    grpo_only = [f"--{f.name}" for f in dataclasses.fields(GrpoConfig)
+                 if f.name not in FIELDS and hasattr(args, f.name)]
     if grpo_only:
         raise ConfigError(f"{', '.join(grpo_only)}: field(s) of method grpo only; add --method grpo (GRPO after "
                           "a finished run, docs/grpo.md) or remove them")

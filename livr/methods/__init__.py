@@ -13,7 +13,10 @@
 | prompt_tuning | 16          | -                             | 10                      | latent rows only     |
 | lvr           | 0           | -                             | 10, ROI reconstruction  | LoRA + LVR tokens    |
 | mirage        | 0           | 10, helper targets (standard) | 10, latents fed back    | LoRA + Mirage tokens |
-| grpo          | (init run's)| - (GRPO after a finished run of any method above, `init_from`) | init run's parts |
+| grpo          | init run's  | -                             | -                       | init run's parts     |
+
+`grpo` (training="grpo") has no stage: it continues a finished run of any method above
+(`init_from`) with GRPO, run by livr.training.grpo_run (docs/grpo.md).
 
 A new method is one more module here declaring a `Method`, added to `_DECLARED` below (see
 docs/training.md, "Where a method is declared").
