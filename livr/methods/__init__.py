@@ -13,6 +13,10 @@
 | prompt_tuning | 16          | -                             | 10                      | latent rows only     |
 | lvr           | 0           | -                             | 10, ROI reconstruction  | LoRA + LVR tokens    |
 | mirage        | 0           | 10, helper targets (standard) | 10, latents fed back    | LoRA + Mirage tokens |
+| grpo          | init run's  | -                             | -                       | init run's parts     |
+
+`grpo` (training="grpo") has no stage: it continues a finished run of any method above
+(`init_from`) with GRPO, run by livr.training.grpo_run (docs/grpo.md).
 
 A new method is one more module here declaring a `Method`, added to `_DECLARED` below (see
 docs/training.md, "Where a method is declared").
@@ -21,10 +25,10 @@ docs/training.md, "Where a method is declared").
 from __future__ import annotations
 
 from livr.errors import ConfigError
-from livr.methods import ablations, livr, lvr, mirage, sft
+from livr.methods import ablations, grpo, livr, lvr, mirage, sft
 from livr.methods.base import ANSWER_NLL, DEFAULT_NUM_LATENTS, LossTerm, Method, Stage
 
-_DECLARED = (sft.METHOD, livr.METHOD, *ablations.METHODS, lvr.METHOD, mirage.METHOD)
+_DECLARED = (sft.METHOD, livr.METHOD, *ablations.METHODS, lvr.METHOD, mirage.METHOD, grpo.METHOD)
 
 METHODS: dict[str, Method] = {m.name: m for m in _DECLARED}
 if len(METHODS) != len(_DECLARED):

@@ -2,7 +2,8 @@
 
 A method is its latent tokens (how many by default), its stages (each: mask policy, default epochs
 and the config field that overrides them, trainable parts, loss terms), how many times its
-prompts carry the images, and its decoding mode. `livr.runs.config` fills a config's defaults from
+prompts carry the images, its decoding mode, and how it trains (`training`: supervised stages, or
+GRPO continuing a finished run, which declares no stage). `livr.runs.config` fills a config's defaults from
 it, `livr.training` runs its stages, `livr.evaluation` and the probes encode and decode with it.
 
     STAGE_1 = Stage(1, mask="bottleneck", epochs=4, epochs_field="stage1_epochs",
@@ -20,6 +21,10 @@ DEFAULT_NUM_LATENTS = 16
 TRAINABLE_PARTS = ("lora", "latents")
 # Decoding modes a method may declare; livr.inference.generate.DECODERS implements each (tested).
 DECODINGS = ("greedy", "latent")  # greedy text; LVR: latent steps, then greedy text
+# How a method trains; livr.cli.train.RUNNERS runs each (tested): "supervised" runs the declared
+# stages from a base model (livr.training.run), "grpo" continues a finished run of another method
+# with GRPO (livr.training.grpo_run; its fields are GrpoConfig's, not LivrTrainingConfig's).
+TRAININGS = ("supervised", "grpo")
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,7 @@ class Method:
     image_repeats: how many times prompts carry their images (training and test alike).
     decoding: how answers are generated (DECODINGS).
     forward: a training forward of the method's own (LVR: slots filled, loss terms added).
+    training: how it trains (TRAININGS); a method that is not "supervised" declares no stage.
     """
 
     name: str
@@ -98,8 +104,17 @@ class Method:
     #: forward(trainer_forward, lm, model, inputs) -> (loss, outputs, {term name: value}), where
     #: trainer_forward(model, model_inputs) -> (loss, outputs) is the Trainer's own loss
     forward: Callable[..., Any] | None = None
+    training: str = "supervised"
 
     def __post_init__(self):
+        if self.training not in TRAININGS:
+            raise ValueError(f"method {self.name}: unknown training {self.training!r}; "
+                             f"choose one of {', '.join(TRAININGS)}")
+        if self.training != "supervised":
+            if self.stages or self.num_latents:
+                raise ValueError(f"method {self.name} continues a finished run ({self.training}): it "
+                                 "declares no stage and no latents (the run's own are kept)")
+            return
         if not self.stages:
             raise ValueError(f"method {self.name} declares no stage")
         numbers = [s.number for s in self.stages]
@@ -122,8 +137,13 @@ class Method:
 
     @property
     def lora(self) -> bool:
-        """True when the method trains LoRA (False: only the latent rows)."""
-        return "lora" in self.stages[0].trainable
+        """True when the method trains LoRA (False: only the latent rows, or no stage of its own)."""
+        return bool(self.stages) and "lora" in self.stages[0].trainable
+
+    @property
+    def supervised(self) -> bool:
+        """True for a method of supervised stages (`livr train` with a LivrTrainingConfig)."""
+        return self.training == "supervised"
 
     def stage_for(self, field: str) -> Stage | None:
         """The stage whose epochs (or mask) the config field `field` sets, or None."""

@@ -338,6 +338,11 @@ def problems(config: LivrTrainingConfig) -> list[str]:
                    + (f" (did you mean {close[0]!r}?)" if close else ""))
         return out  # the checks below depend on the method
     m = METHODS[c.method]
+    if not m.supervised:  # its fields are another config's (livr.methods.grpo: GrpoConfig)
+        out.append(f"method {c.method} continues a finished run and has no supervised stages: run it "
+                   f"with `livr train --method {c.method} --init_from RUN --out OUT` (its fields are "
+                   "GrpoConfig's, docs/grpo.md), not from a LivrTrainingConfig")
+        return out
     if c.num_latents is not None:
         if c.num_latents < 0:
             out.append(f"num_latents must be >= 0, got {c.num_latents}")

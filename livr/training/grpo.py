@@ -16,6 +16,7 @@ which can neither feed hidden states back (LVR) nor take livr's prompt encoding.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -171,6 +172,42 @@ def completion_generators(seed: int, step: int, first: int, count: int) -> list[
     return [torch.Generator().manual_seed((seed * 1_000_003 + step) * 1_048_583 + first + k) for k in range(count)]
 
 
+class InitReference:
+    """The KL reference without a second model: the policy's own model, its trainable tensors
+    (LoRA and latent rows, or the language model under full fine-tuning) pointed at their initial
+    values for the reference forward and back at the current ones after (`weights()`). Only the
+    trainable tensors are held twice, where a frozen `copy.deepcopy` of the model holds everything
+    (the base weights and the vision tower too); the reference log-probs are the copy's, bit for
+    bit (test_init_reference_equals_a_frozen_copy).
+
+    Not peft's `disable_adapter()`: that is the base model without the supervised run's LoRA (and
+    latent rows), not the init_from checkpoint GRPO's KL is measured against. Make it before any
+    update (and before a resume loads its saved weights)."""
+
+    def __init__(self, lm):
+        self.lm = lm
+        self.params = [p for p in lm.model.parameters() if p.requires_grad]
+        self.initial = [p.detach().clone() for p in self.params]
+
+    @contextlib.contextmanager
+    def weights(self):
+        """The model with the initial weights, in eval mode, for forwards without gradient. The
+        tensors are swapped (`Parameter.data`), not copied: nothing extra is allocated, the
+        parameters and the optimiser's state stay the same objects."""
+        model = self.lm.model
+        current = [p.data for p in self.params]
+        was_training = model.training
+        try:
+            for p, w in zip(self.params, self.initial):
+                p.data = w
+            model.eval()
+            yield self.lm
+        finally:
+            for p, w in zip(self.params, current):
+                p.data = w
+            model.train(was_training)
+
+
 def _all_reduce_sum(tensors: Sequence[torch.Tensor]) -> None:
     """Sum `tensors` in place over the processes of the default group (a no-op in one process)."""
     import torch.distributed as dist
@@ -185,7 +222,8 @@ def grpo_step(lm, ref_lm, optimizer, records: Sequence[dict], *, group_size: int
               generator=None, reward_fn=None, world_size: int = 1) -> dict[str, float]:
     """Rollout, rewards, advantages, one clipped update (theta_old = theta at rollout time, so
     ratios start at 1, as in GRPO with one update per rollout batch). `ref_lm` gives the KL
-    reference (a frozen copy of the supervised checkpoint); `reward_fn(records, texts)` overrides
+    reference: an `InitReference` of `lm` (the supervised checkpoint's weights swapped in) or a
+    frozen copy of the model; `reward_fn(records, texts)` overrides
     the rewards. A batch whose advantages are all zero and whose KL is zero leaves the weights as they are.
 
     With `world_size` > 1 (torch.distributed initialised), each process passes its share of the
@@ -200,8 +238,9 @@ def grpo_step(lm, ref_lm, optimizer, records: Sequence[dict], *, group_size: int
         reward = torch.as_tensor(reward_fn(roll.records, roll.texts), dtype=torch.float)
         accuracy = torch.tensor([float(is_correct(r, t)) for r, t in zip(roll.records, roll.texts)])
     advantage = group_advantages(reward, group_size)
-    with torch.no_grad():
-        refs = [replay_logprobs(ref_lm, roll, i) for i in range(len(roll.tokens))]
+    reference = ref_lm.weights() if isinstance(ref_lm, InitReference) else contextlib.nullcontext(ref_lm)
+    with torch.no_grad(), reference as ref:
+        refs = [replay_logprobs(ref, roll, i) for i in range(len(roll.tokens))]
     # dropout off (TRL's disable_dropout): the ratio and the KL compare one function, and a run
     # does not depend on the global RNG, so a resumed run repeats an uninterrupted one
     lm.model.eval()

@@ -1,4 +1,6 @@
-"""A GRPO run after a finished supervised run: `run_grpo(GrpoConfig(init_from=RUN, output_dir=OUT))`.
+"""A GRPO run after a finished supervised run: `run_grpo(GrpoConfig(init_from=RUN, output_dir=OUT))`,
+what `livr train --method grpo` (`train_grpo`: livr train's --resume / --overwrite rules) and
+`livr grpo` both run.
 
 The supervised run folder gives the model, the method family (LVR decodes in latent mode), the
 LoRA / latent rows and the data; its weights are both the starting policy and the frozen KL
@@ -24,11 +26,11 @@ Defaults are GPU-style (G=8, temperature 1.0, beta 0.04, epsilon 0.2, lr 1e-6); 
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import io
 import os
 import random
+import typing
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,7 @@ from livr.io import atomic_write_bytes, atomic_write_json
 STATE_FILE = "grpo_state.pt"
 METRICS_FILE = "metrics.json"
 MODEL_DIR = "model"  # OUT/model: the final weights as a run folder (livr eval --model OUT/model)
+METHOD = "grpo"  # the method's name (livr.methods.grpo): `livr train --method grpo` runs this file
 
 
 def _f(default, help: str):
@@ -91,9 +94,37 @@ class GrpoConfig:
         return {f.name: f.metadata["help"] for f in fields(GrpoConfig)}
 
 
+def _coerce(name: str, value: Any, hint) -> Any:
+    """A YAML or command-line value (`livr train` passes strings) as the field's type; ValueError
+    says why not."""
+    optional = type(None) in typing.get_args(hint)
+    kind = next((t for t in (int, float, str) if t is hint or t in typing.get_args(hint)), str)
+    if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null"))):
+        return None
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"expects {kind.__name__}, got {value!r}")
+    if kind is int and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if kind is float and isinstance(value, int):
+        return float(value)
+    if isinstance(value, kind):
+        return value
+    if isinstance(value, str) and kind is not str:
+        try:
+            return kind(value.strip())
+        except ValueError:
+            pass
+    if kind is str and isinstance(value, (int, float)):
+        return str(value)
+    raise ValueError(f"expects {'an integer' if kind is int else 'a number' if kind is float else 'text'}, "
+                     f"got {value!r}")
+
+
 def load_grpo_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> GrpoConfig:
     """GrpoConfig from a YAML file of its fields (optional) with `overrides` on top (the command
-    line wins). Unknown fields in either are a ConfigError naming them all."""
+    line wins). Values are converted to the fields' types (command-line strings too); `method:
+    grpo` may be given (what `livr train` reads) and is dropped. Unknown fields and values that do
+    not convert are one ConfigError naming them all."""
     import yaml
 
     values: dict[str, Any] = {}
@@ -102,13 +133,70 @@ def load_grpo_config(path: str | None = None, overrides: dict[str, Any] | None =
             values = yaml.safe_load(handle) or {}
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a mapping of GRPO fields, got {type(values).__name__}")
-    values.update(overrides or {})
-    known = {f.name for f in fields(GrpoConfig)}
-    unknown = sorted(set(values) - known)
+    values = {str(k).replace("-", "_"): v for k, v in values.items()}
+    values.update({str(k).replace("-", "_"): v for k, v in (overrides or {}).items()})
+    where = path or "overrides"
+    problems = []
+    if values.pop("method", METHOD) != METHOD:
+        problems.append(f"method must be {METHOD} in a GRPO config (the supervised method is the init_from run's)")
+    hints = typing.get_type_hints(GrpoConfig)
+    unknown = sorted(set(values) - set(hints))
     if unknown:
-        raise ConfigError(f"{path or 'overrides'}: unknown GRPO field(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(known))}")
-    return GrpoConfig(**values)
+        problems.append(f"unknown GRPO field(s) {', '.join(unknown)}; known: {', '.join(sorted(hints))}")
+    converted = {}
+    for name in set(values) & set(hints):
+        try:
+            converted[name] = _coerce(name, values[name], hints[name])
+        except ValueError as err:
+            problems.append(f"{name} {err}")
+    if problems:
+        raise ConfigError(f"{where}: " + "; ".join(problems))
+    return GrpoConfig(**converted)
+
+
+def check_init_from(init_from: str) -> None:
+    """ConfigError naming `init_from` unless it is a finished supervised run folder (what
+    `load_run` reads: config.yaml and, written last, metrics.json)."""
+    from livr.runs.folder import CONFIG_FILE
+    from livr.runs.folder import METRICS_FILE as RUN_METRICS
+
+    run = Path(init_from)
+    fix = "name the --out folder of a finished `livr train` run"
+    if not run.exists():
+        raise ConfigError(f"init_from {run} does not exist; {fix}")
+    if not run.is_dir():
+        raise ConfigError(f"init_from {run} is a file, not a run folder; {fix}")
+    if (run / STATE_FILE).is_file() and not (run / CONFIG_FILE).is_file():
+        raise ConfigError(f"init_from {run} is a GRPO run folder; its final weights are the run folder "
+                          f"{run / MODEL_DIR} (there once the GRPO run has finished)")
+    if not (run / CONFIG_FILE).is_file():
+        raise ConfigError(f"init_from {run} is not a livr run folder (no {CONFIG_FILE}); {fix}")
+    if not (run / RUN_METRICS).is_file():
+        raise ConfigError(f"init_from {run} is not a finished run (no {RUN_METRICS}): finish it first with "
+                          f"`livr train --resume --out {run}`")
+
+
+def train_grpo(config: GrpoConfig, *, resume: bool = False, overwrite: bool = False) -> dict[str, Any]:
+    """`livr train --method grpo`: `run_grpo(config)` under livr train's rules for the output
+    folder: a non-empty one needs `resume` (continue the GRPO run saved there, as `livr grpo` always
+    does) or `overwrite` (delete it first; process 0 only). The result is run_grpo's, the same as
+    `livr grpo` with the same fields."""
+    from livr.io import discard
+
+    check_init_from(config.init_from)
+    out = Path(config.output_dir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"output_dir {out} is a file; choose a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if overwrite:
+            if os.environ.get("RANK", "0") == "0":
+                discard(out)
+        elif not resume:
+            raise ConfigError(f"output_dir {out} already exists and is not empty; pass --resume to continue "
+                              "that GRPO run, --overwrite to replace it, or choose another folder")
+        elif not (out / STATE_FILE).is_file():
+            raise ConfigError(f"cannot resume {out}: it has no {STATE_FILE}, so it is not a GRPO run folder")
+    return run_grpo(config)
 
 
 def _order(n: int, seed: int, step: int, prompts: int) -> list[int]:
@@ -164,7 +252,7 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
     from livr.training.data import load_run_data
     from accelerate import PartialState
 
-    from livr.training.grpo import completion_generators, grpo_step
+    from livr.training.grpo import InitReference, completion_generators, grpo_step
     from livr.training.trainer import load_trainable_state, trainable_state
 
     # cpu=True without CUDA: accelerate then joins torchrun's processes with gloo (MULTI_CPU)
@@ -174,6 +262,7 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
         raise ConfigError(f"grpo_prompts ({config.grpo_prompts}) must be a multiple of the number of "
                           f"processes ({world}): each process takes whole groups, the same number of them")
     share = config.grpo_prompts // world
+    check_init_from(config.init_from)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     lm, base = load_run(config.init_from)
@@ -181,10 +270,7 @@ def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, 
     data = load_run_data(dataclasses.replace(base, data=config.data, tasks=None) if config.data else base)
     train = data.train.records
     validation = (data.validation.records if data.validation else [])[: config.max_validation_examples]
-    ref = copy.deepcopy(lm)
-    for p in ref.model.parameters():
-        p.requires_grad_(False)
-    ref.model.eval()
+    ref = InitReference(lm)  # the KL reference: these weights, swapped in (not a copy of the model)
     params = [p for p in lm.model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     history: list[dict] = []

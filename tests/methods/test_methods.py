@@ -21,7 +21,7 @@ EXPECTED = {
 
 
 def test_the_registry_holds_the_methods_in_order():
-    assert list(METHODS) == list(EXPECTED) + ["lvr", "mirage"]
+    assert list(METHODS) == list(EXPECTED) + ["lvr", "mirage", "grpo"]
     assert all(get_method(name) is METHODS[name] for name in EXPECTED)
 
 
@@ -69,10 +69,31 @@ def test_lvr_is_one_stage_with_its_own_forward_and_latent_decoding():
         LivrTrainingConfig(model="m", data="d", output_dir="o", method="lvr", lvr_exit="never").resolved()
 
 
+def test_grpo_continues_a_finished_run_and_has_a_runner():
+    """GRPO is declared like any method, with no stage of its own; `livr train` runs every
+    declared kind of training (livr.cli.train.RUNNERS) and the supervised config refuses it."""
+    from livr.cli.train import RUNNERS
+    from livr.methods.base import TRAININGS
+    from livr.runs.config import LivrTrainingConfig
+
+    m = get_method("grpo")
+    assert m.training == "grpo" and not m.supervised and m.stages == () and not m.lora and not m.latents
+    assert all(x.supervised for x in METHODS.values() if x is not m)
+    assert tuple(RUNNERS) == TRAININGS and all(x.training in RUNNERS for x in METHODS.values())
+    with pytest.raises(ConfigError, match="method grpo continues a finished run"):
+        LivrTrainingConfig(model="m", data="d", output_dir="o", method="grpo").resolved()
+
+
 def test_a_bad_declaration_fails_when_declared():
     stage = Stage(2, mask="standard", epochs=1, epochs_field="stage2_epochs")
     with pytest.raises(ValueError, match="num_latents=0"):
         Method("x", "trains latent rows without latents", stages=(stage,))
+    with pytest.raises(ValueError, match="unknown training"):
+        Method("x", "", stages=(stage,), training="ppo")
+    with pytest.raises(ValueError, match="declares no stage"):
+        Method("x", "", stages=(stage,), training="grpo")
+    with pytest.raises(ValueError, match="declares no stage"):
+        Method("x", "", stages=())
     with pytest.raises(ValueError, match="unknown decoding"):
         Method("x", "", stages=(stage,), num_latents=4, decoding="beam")
     with pytest.raises(ValueError, match="unknown trainable"):

@@ -89,6 +89,36 @@ def test_constant_reward_gives_no_update(make, records):
             assert torch.equal(p, before[n]), n
 
 
+@pytest.mark.parametrize("make", [lvr_lm, livr_lm], ids=["lvr", "livr"])
+def test_init_reference_equals_a_frozen_copy(make, records):
+    """The KL reference by swapped-in initial weights (what run_grpo uses) gives what a frozen
+    deep copy of the model gives: the same KL and statistics and bit-identical weights, over steps
+    whose updates move the weights and so make the KL non-zero."""
+    from livr.training.grpo import InitReference, completion_generators
+
+    runs = []
+    for kind in ("copy", "swap"):
+        lm = make()
+        if kind == "copy":
+            ref = copy.deepcopy(lm)
+            ref.model.eval()
+            ref.model.requires_grad_(False)
+        else:
+            ref = InitReference(lm)
+        params = [p for p in lm.model.parameters() if p.requires_grad]
+        optimizer = torch.optim.Adam(params, lr=1e-2)
+        lm.model.eval()
+        stats = [grpo_step(lm, ref, optimizer, records, group_size=4, max_new_tokens=3, beta=0.04,
+                           generator=completion_generators(0, step, 0, 4 * len(records)),
+                           reward_fn=lambda recs, texts: [float(sum(map(ord, t)) % 3) for t in texts])
+                 for step in range(3)]
+        runs.append((stats, [p.detach().clone() for p in params]))
+    (copied, w_copy), (swapped, w_swap) = runs
+    assert copied == swapped
+    assert copied[0]["reward_std"] > 0 and all(s["kl"] > 0 for s in copied[1:]), copied
+    assert len(w_copy) == len(w_swap) and all(torch.equal(a, b) for a, b in zip(w_copy, w_swap))
+
+
 def test_a_reward_moves_the_policy_towards_rewarded_tokens(records):
     """A reward for the completions starting with one token raises that token's probability."""
     lm = lvr_lm()
@@ -227,6 +257,62 @@ def test_grpo_resume_after_sigkill(sft_run, tmp_path):
     weights = [torch.load(p / "grpo_state.pt", weights_only=False)["weights"] for p in (out, tmp_path / "whole")]
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_train_method_grpo_equals_livr_grpo(sft_run, tmp_path):
+    """`livr train --method grpo` runs what `livr grpo` runs: on steps that move the weights, the
+    same history, bit-identical trainable weights and a byte-identical OUT/model adapter."""
+    from livr.cli.main import main
+
+    fields = dict(grpo_steps=3, grpo_max_new_tokens=3, learning_rate=1e-2, eval_every=2, save_every=1,
+                  **RESUME_FLAGS)
+    flags = [x for k, v in fields.items() for x in (f"--{k}", str(v))]
+    a, b = tmp_path / "train", tmp_path / "grpo"
+    assert main(["train", "--method", "grpo", "--init_from", sft_run, *flags, "--out", str(a)]) == 0
+    assert main(["grpo", "--init-from", sft_run, *flags, "--out", str(b)]) == 0
+    ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
+    assert ma["config"] == {**mb["config"], "output_dir": str(a)} and ma["history"] == mb["history"]
+    assert_moves(ma["history"])
+    wa, wb = (torch.load(d / "grpo_state.pt", weights_only=False)["weights"] for d in (a, b))
+    assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+    adapter = "model/adapter_model.safetensors"
+    assert (a / adapter).read_bytes() == (b / adapter).read_bytes()
+    # livr train's folder rules: a finished GRPO folder needs --resume (nothing left to do) or --overwrite
+    assert main(["train", "--method", "grpo", "--init_from", sft_run, *flags, "--out", str(a)]) == 2
+    assert main(["train", "--method", "grpo", "--init_from", sft_run, *flags, "--out", str(a), "--resume"]) == 0
+    assert json.loads((a / "metrics.json").read_text())["history"] == ma["history"]
+
+
+def test_train_method_grpo_errors_name_the_option(sft_run, tmp_path, capsys):
+    from livr.cli.main import main
+    from livr.errors import ConfigError
+    from livr.runs.config import LivrTrainingConfig
+
+    def error(*argv):
+        assert main(["train", *argv]) == 2
+        return capsys.readouterr().err
+
+    out = str(tmp_path / "out")
+    assert "init_from" in error("--method", "grpo", "--out", out)  # not given
+    missing = error("--method", "grpo", "--init_from", str(tmp_path / "nope"), "--out", out)
+    assert f"init_from {tmp_path / 'nope'} does not exist" in missing
+    unfinished = tmp_path / "unfinished"
+    unfinished.mkdir()
+    (unfinished / "config.yaml").write_text((Path(sft_run) / "config.yaml").read_text())
+    text = error("--method", "grpo", "--init_from", str(unfinished), "--out", out)
+    assert f"init_from {unfinished} is not a finished run (no metrics.json)" in text
+    assert not Path(out).exists()  # checked before anything is written
+    assert "is not a livr run folder" in error("--method", "grpo", "--init_from", str(tmp_path), "--out", out)
+    text = error("--method", "grpo", "--init_from", sft_run, "--out", out, "--num_latents", "4", "--grpo_steps", "x")
+    assert "--num_latents" in text and "GrpoConfig" in text
+    assert "grpo_steps expects an integer" in error("--method", "grpo", "--init_from", sft_run, "--out", out,
+                                                    "--grpo_steps", "x")
+    assert "--grpo_steps: field(s) of method grpo only" in error("--model", "tiny:qwen2_5_vl", "--out", out,
+                                                                 "--grpo_steps", "3")
+    with pytest.raises(ConfigError, match="method grpo continues a finished run"):
+        LivrTrainingConfig(model="m", data="d", output_dir="o", method="grpo").resolved()
+    with pytest.raises(ConfigError, match="init_from .* does not exist"):  # livr grpo checks it too
+        run_grpo(grpo_config(str(tmp_path / "nope"), tmp_path / "g"))
 
 
 def test_per_completion_generators_make_a_sample_independent_of_its_batch(records):

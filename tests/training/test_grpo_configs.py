@@ -30,10 +30,28 @@ def test_grpo_config_loads_with_launch_command(path):
     config = load(path)
     header = [line for line in path.read_text().splitlines() if line.startswith("#")]
     assert any(f"livr grpo configs/{path.parent.name}/{path.name}" in line for line in header)
+    assert any(f"livr train configs/{path.parent.name}/{path.name}" in line for line in header)
     assert config.grpo_num_generations >= 2 and config.grpo_prompts >= 1
     if path.parent.name == "grpo":
         assert config.seed == 42 and config.learning_rate <= 1e-5
         assert any("Guessed" in line or "guessed" in line for line in header)  # says what is guessed
+
+
+@pytest.mark.parametrize("path", GRPO_CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_livr_train_reads_the_grpo_config(path, capsys, tmp_path):
+    """`livr train CONFIG` (the file says method: grpo) resolves to the GrpoConfig `livr grpo` runs."""
+    import dataclasses
+
+    import yaml
+
+    from livr.cli.main import main
+
+    assert yaml.safe_load(path.read_text())["method"] == "grpo"
+    out = str(tmp_path / "y")  # the command locks its --out (beside it) even to print the config
+    assert main(["train", str(path), "--init_from", "runs/x", "--out", out, "--print-config"]) == 0
+    printed = yaml.safe_load(capsys.readouterr().out)
+    config = load_grpo_config(str(path), {"init_from": "runs/x", "output_dir": out})
+    assert printed == {"method": "grpo", **dataclasses.asdict(config)}
 
 
 def test_lvr_grpo_settings_from_the_public_code():
@@ -46,6 +64,9 @@ def test_unknown_and_invalid_fields_are_named(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("grpo_stepz: 3\nnum_generations: 4\n")
     with pytest.raises(ConfigError, match="grpo_stepz, num_generations"):
+        load_grpo_config(str(bad), {"init_from": "a", "output_dir": "b"})
+    bad.write_text("method: lvr\ngrpo_steps: many\n")
+    with pytest.raises(ConfigError, match="method must be grpo.*grpo_steps expects an integer"):
         load_grpo_config(str(bad), {"init_from": "a", "output_dir": "b"})
     bad.write_text("grpo_steps: 0\nlearning_rate: -1\n")
     with pytest.raises(ConfigError, match="grpo_steps must be >= 1.*learning_rate must be > 0"):
