@@ -35,6 +35,13 @@ def test_mirage_trains_both_stages_reloads_and_decodes(vsp_data, tmp_path):
                  "--out", str(out), "--quiet"]) == 0
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert rows and all(0 <= r["latent_steps"] <= 4 for r in rows)
+    # `livr probe`: the step budgets of latent-mode decoding apply to Mirage too
+    probes = tmp_path / "probe"
+    assert main(["probe", values["output_dir"], vsp_data, "--probes", "none,steps_0,steps_4", "--limit", "2",
+                 "--out", str(probes), "--quiet"]) == 0
+    for name, most in (("steps_0", 0), ("steps_4", 4)):
+        report = json.loads((probes / name / "eval.json").read_text())
+        assert report["lvr_steps"] == most and report["mean_latent_steps"] == most
 
 
 def test_mirage_refuses_records_without_helper_image(tmp_path):
