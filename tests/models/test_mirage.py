@@ -203,3 +203,19 @@ def test_cached_decoding_equals_full_recompute(family, records):
     early = decode_and_recompute(lm, records)
     assert early.steps.tolist() == [2] + [SPEC.latents] * (len(records) - 1)
     torch.testing.assert_close(early.latents[0], out.latents[0][:2])
+
+
+def test_added_output_rows_are_the_same_at_every_load():
+    """The LM-head rows of Mirage's tokens (livr-tiny's head is untied; with LoRA these rows are
+    neither trained nor saved) come from a fixed private generator, not the global random state
+    that `resize_token_embeddings` draws from, so a reloaded run decodes (and leaves latent mode)
+    as the trained one did. A checkpoint (unlike tiny:<family>, built under a seed) is the case."""
+    rows = []
+    for state in (0, 1):
+        torch.manual_seed(state)
+        lm = load_backbone("livr-tiny", num_latents=0, mirage=SPEC, seed=3)
+        head = lm.base_model.get_output_embeddings().weight
+        assert head is not lm.base_model.get_input_embeddings().weight  # the case that matters
+        ids = [lm.tokenizer.convert_tokens_to_ids(t) for t in (START, PAD, END)]
+        rows.append(head[ids].detach().clone())
+    torch.testing.assert_close(rows[0], rows[1], rtol=0, atol=0)
