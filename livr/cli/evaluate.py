@@ -10,7 +10,10 @@ MODEL: a `livr train` run folder, a `livr export` folder, a model folder, a hub 
 `tiny:<family>` (the last three zero-shot, without latents). DATA: a `livr data` folder, or
 BLINK: `blink` (hub), `blink:REPO_ID`, `blink:PATH` or a folder holding a local copy of the hub
 repository (its val split is the test set); V*Bench: `vstar:PATH` (or `vstar` to download it);
-MMVP: `mmvp:PATH` (or `mmvp`), scored per question and per pair. Generation is batched and greedy with the KV cache;
+MMVP: `mmvp:PATH` (or `mmvp`), scored per question and per pair; Mirage's released VSP data:
+`mirage_vsp:PATH` (a local copy, see livr.data.build.mirage_vsp). VSP plans are scored by the
+original benchmark's replay (reaching the goal counts) or, with `--vsp-scoring strict`, Mirage's
+rule (the final position must be the goal); eval.json gives both. Generation is batched and greedy with the KV cache;
 latents are inserted exactly as in training. Probes (Sec. 4.4.1): none, remove_latents,
 bottleneck (the bottleneck mask applied while generating), bottleneck_remove_latents.
 """
@@ -37,6 +40,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder to write")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--vsp-scoring", default="replay", choices=("replay", "strict"),
+                        help="how a VSP plan counts: replay (the original benchmark: reaching the goal "
+                        "succeeds, later moves ignored; default) or strict (Mirage: the final position "
+                        "must be the goal); eval.json reports both")
 
 
 def register(subparsers) -> None:
@@ -47,7 +54,8 @@ def register(subparsers) -> None:
                                description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     ev.add_argument("--model", required=True, help="run folder, export folder, model folder, hub id or tiny:<family>")
     ev.add_argument("--data", required=True,
-                    help="livr data folder, blink[:hub|REPO|PATH], vstar[:hub|PATH] or mmvp[:hub|PATH]")
+                    help="livr data folder, blink[:hub|REPO|PATH], vstar[:hub|PATH], mmvp[:hub|PATH] or "
+                    "mirage_vsp:PATH")
     ev.add_argument("--probe", default="none", choices=list(PROBES), help="latent probe (default none)")
     _common(ev)
     ev.set_defaults(func=run_eval_command)
@@ -88,7 +96,7 @@ def run_eval_command(args: argparse.Namespace) -> int:
     model, records = _load(args)
     report = run_eval(model, records, args.out, data=args.data, split=args.split, probe=args.probe,
                       batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-                      overwrite=args.overwrite, progress=not args.quiet)
+                      overwrite=args.overwrite, progress=not args.quiet, vsp_scoring=args.vsp_scoring)
     tasks = ", ".join(f"{t} {_pct(a)}" for t, a in report["per_task"].items())
     print(f"{report['method']} ({args.model}), probe {args.probe}: accuracy {_pct(report['accuracy'])} "
           f"on {report['n']} records (random {_pct(report['random_accuracy'])}; per task: {tasks}; "
@@ -97,6 +105,10 @@ def run_eval_command(args: argparse.Namespace) -> int:
         mmvp = report["mmvp"]
         print(f"MMVP: pair accuracy {_pct(mmvp['pair_accuracy'])} ({mmvp['pairs_correct']}/{mmvp['pairs']} pairs), "
               f"question accuracy {_pct(mmvp['question_accuracy'])}", file=sys.stderr)
+    if "vsp" in report:
+        vsp = report["vsp"]
+        print(f"VSP ({vsp['n']} maps): replay {_pct(vsp['replay_accuracy'])}, strict {_pct(vsp['strict_accuracy'])} "
+              f"(accuracy above: {vsp['scoring']})", file=sys.stderr)
     return 0
 
 
@@ -107,7 +119,7 @@ def run_probe_command(args: argparse.Namespace) -> int:
     model, records = _load(args)
     result = run_probes(model, records, args.out, data=args.data, split=args.split, probes=probes,
                         batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-                        overwrite=args.overwrite, progress=not args.quiet)
+                        overwrite=args.overwrite, progress=not args.quiet, vsp_scoring=args.vsp_scoring)
     accs = ", ".join(f"{name} {_pct(p['accuracy'])}" for name, p in result["probes"].items())
     att = result["attention"]["answer_to_latent"]
     print(f"{result['method']} ({args.model}): {accs} (random {_pct(result['random_accuracy'])}); "

@@ -1,7 +1,8 @@
 """A contact sheet: a PNG with one row per example, to look at a data folder by eye.
 
 Each row shows the example's images side by side (scaled to a common height, numbered in the
-order the prompt refers to them), then its id, task and source, the prompt wrapped to the row
+order the prompt refers to them; a Mirage helper image, if the record has one, last and labelled
+"helper"), then its id, task and source, the prompt wrapped to the row
 width (long prompts keep their beginning and their end, where the choices are) and the answer.
 """
 

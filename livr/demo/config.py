@@ -54,7 +54,9 @@ MANAGED_TRAINING_FIELDS = frozenset({
 ABLATION_FIELDS = frozenset({"method", "num_latents", "stage1_epochs", "stage2_epochs", "stage1_mask",
                              # an LVR run beside LIVR (method lvr; livr.models.lvr)
                              "lvr_steps", "lvr_lambda", "lvr_loss", "lvr_exit", "lvr_max_steps",
-                             "lvr_end_threshold", "lvr_switch_weight", "lvr_train_tokens"})
+                             "lvr_end_threshold", "lvr_switch_weight", "lvr_train_tokens",
+                             # a Mirage run (method mirage; livr.models.mirage)
+                             "mirage_latents", "mirage_ce_weight", "mirage_cosine_weight"})
 
 
 def _help(text: str, **kw) -> Any:
@@ -155,7 +157,7 @@ class DemoConfig:
         spec = dict(self.ablations.get(run) or {"method": CONTROL})
         method = TRAINING_METHODS[spec["method"]]
         values: dict[str, Any] = dict(num_latents=self.num_latents if method.latents else 0)
-        if method.stage1_mask:
+        if method.stage_for("stage1_epochs") is not None:  # two stages (LIVR's kind, Mirage)
             values.update(stage1_epochs=self.stage1_epochs, stage2_epochs=self.stage2_epochs)
         else:
             values.update(stage1_epochs=0, stage2_epochs=self.sft_epochs)

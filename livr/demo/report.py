@@ -161,6 +161,9 @@ def ablations_markdown(summary: dict[str, Any], tasks: list[str]) -> list[str]:
         if f.get("method") == "lvr":  # LVR: its step budget instead of latents and stages
             return (f"lvr, {f.get('lvr_steps', 8)} latent steps, {f.get('stage2_epochs', 0)} epochs"
                     + (f", exit {f['lvr_exit']}" if f.get("lvr_exit", "fixed") != "fixed" else ""))
+        if f.get("method") == "mirage":  # Mirage: its own K (mirage_latents), helper-image targets
+            return (f"mirage, K={f.get('mirage_latents', 4)}, "
+                    f"{f.get('stage1_epochs', 0)}+{f.get('stage2_epochs', 0)} epochs")
         return (f"{f.get('method', 'livr')}, K={f.get('num_latents', 0)}, "
                 f"{f.get('stage1_epochs', 0)}+{f.get('stage2_epochs', 0)} epochs"
                 + (f", stage-1 mask {f['stage1_mask']}" if f.get("stage1_mask") else ""))

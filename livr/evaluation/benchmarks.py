@@ -4,10 +4,13 @@
   150 pairs (metadata `pair`), and a pair counts only if both of its questions are right.
 - V*Bench: accuracy per category (direct_attributes, relative_position) and overall, the micro
   average over the 191 questions (the paper's "V*" column).
+- VSP: plan success under both scorings, the original benchmark's replay (reaching the goal
+  counts, moves after it ignored) and Mirage's strict one (the final position must be the
+  goal); `livr eval --vsp-scoring` picks which one the headline accuracy uses.
 - Visual-CoT answers are free text: `text_match` is VQA-style normalised matching.
 
-`benchmark_scores(records, rows)` returns `{"mmvp": {...}, "vstar": {...}}` for the benchmarks
-present (empty otherwise); `livr eval` adds it to eval.json.
+`benchmark_scores(records, rows)` returns `{"mmvp": {...}, "vstar": {...}, "vsp": {...}}` for
+the benchmarks present (empty otherwise); `livr eval` adds it to eval.json.
 """
 
 from __future__ import annotations
@@ -58,6 +61,21 @@ def vstar_scores(records: Sequence[dict], correct: Sequence[bool]) -> dict[str, 
     }
 
 
+def vsp_scores(records: Sequence[dict], parsed: Sequence) -> dict[str, Any]:
+    """Plan success of VSP records under both scorings (`parsed[i]`: the actions read from the
+    prediction for `records[i]`, None when unreadable)."""
+    from livr.data.synth.vsp import SCORINGS, simulate_plan
+
+    hits = {s: 0 for s in SCORINGS}
+    for record, actions in zip(records, parsed):
+        if actions:
+            for s in SCORINGS:
+                hits[s] += simulate_plan(record["metadata"], "Action plan: " + ", ".join(actions), s)
+    n = len(records)
+    return {"n": n, **{f"{s}_correct": hits[s] for s in SCORINGS},
+            **{f"{s}_accuracy": hits[s] / n if n else 0.0 for s in SCORINGS}}
+
+
 def benchmark_scores(records: Sequence[dict], rows: Sequence[dict]) -> dict[str, Any]:
     """The extra scores of the benchmarks present in `records` (rows: `score_predictions`'s)."""
     out: dict[str, Any] = {}
@@ -67,6 +85,9 @@ def benchmark_scores(records: Sequence[dict], rows: Sequence[dict]) -> dict[str,
         chosen = [(r, row["correct"]) for r, row in zip(records, rows) if wanted(r["task"])]
         if chosen:
             out[name] = scorers[name]([r for r, _ in chosen], [ok for _, ok in chosen])
+    vsp = [(r, row["parsed"]) for r, row in zip(records, rows) if r["task"] == "vsp"]
+    if vsp:
+        out["vsp"] = vsp_scores([r for r, _ in vsp], [p for _, p in vsp])
     return out
 
 

@@ -6,7 +6,8 @@ An evaluation folder:
                            its mean, the random-choice accuracy of the same records (overall, per
                            task, mean), unparsed outputs (count and ids), speed, versions, date;
                            for MMVP and V*Bench also `mmvp` (pair accuracy) and `vstar` (per
-                           category), see livr.evaluation.benchmarks
+                           category), for VSP `vsp` (both scorings; `--vsp-scoring` picks the
+                           one `correct` uses), see livr.evaluation.benchmarks
     OUT/predictions.jsonl  one line per record: id, task, output (raw text), parsed, gold, correct
 
 `livr probe` writes one such folder per probe under OUT/<probe>/ plus OUT/probe.json (all
@@ -49,16 +50,19 @@ def _mean(values) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def score_predictions(records: Sequence[dict], outputs: Sequence[str]) -> tuple[dict[str, Any], list[dict]]:
+def score_predictions(records: Sequence[dict], outputs: Sequence[str],
+                      vsp_scoring: str = "replay") -> tuple[dict[str, Any], list[dict]]:
     """(summary, prediction rows): accuracies overall and per task, random-choice accuracy of
-    the same records, and the outputs the parser could not read (counted wrong, listed)."""
+    the same records, and the outputs the parser could not read (counted wrong, listed).
+    `vsp_scoring` ("replay" or "strict", `livr.data.synth.vsp.simulate_plan`) decides VSP rows'
+    `correct`; with VSP records the summary also gives both scorings under `vsp`."""
     from livr.inference.answers import is_correct, parse_answer, random_accuracy
 
     chance = random_accuracy(records)
     rows, per_task = [], {}
     for record, output, p in zip(records, outputs, chance):
         parsed = parse_answer(record, output)
-        correct = is_correct(record, output)
+        correct = is_correct(record, output, vsp_scoring)
         rows.append({"id": record["id"], "task": record["task"], "output": output, "parsed": parsed,
                      "gold": record["answer"], "correct": correct})
         stats = per_task.setdefault(record["task"], {"n": 0, "correct": 0, "random": 0.0})
@@ -83,7 +87,9 @@ def score_predictions(records: Sequence[dict], outputs: Sequence[str]) -> tuple[
         "unparsed": len(unparsed),
         "unparsed_ids": unparsed,
     }
-    summary.update(benchmark_scores(records, rows))  # MMVP pair accuracy, V* per category
+    summary.update(benchmark_scores(records, rows))  # MMVP pair accuracy, V* per category, VSP
+    if "vsp" in summary:
+        summary["vsp"]["scoring"] = vsp_scoring
     return summary, rows
 
 
@@ -112,11 +118,16 @@ class Evaluator:
     """A loaded model and its records, encoded once per latent layout and reused by every probe."""
 
     def __init__(self, model, records: Sequence[dict], *, batch_size: int = 8,
-                 max_new_tokens: int | None = None, max_length: int = 4096, progress: bool = False):
+                 max_new_tokens: int | None = None, max_length: int = 4096, progress: bool = False,
+                 vsp_scoring: str = "replay"):
+        from livr.data.synth.vsp import SCORINGS
         from livr.inference.generate import default_max_new_tokens
 
         if batch_size < 1:
             raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+        if vsp_scoring not in SCORINGS:
+            raise ConfigError(f"--vsp-scoring must be one of {', '.join(SCORINGS)}, got {vsp_scoring!r}")
+        self.vsp_scoring = vsp_scoring
         self.model = model  # livr.evaluation.models.EvalModel
         self.records = list(records)
         self.batch_size = batch_size
@@ -146,7 +157,7 @@ class Evaluator:
         outputs, extra = decode_under_probe(self.model, examples, probe, batch_size=self.batch_size,
                                             max_new_tokens=self.max_new_tokens, progress=self.progress)
         seconds = time.perf_counter() - start
-        summary, rows = score_predictions(self.records, outputs)
+        summary, rows = score_predictions(self.records, outputs, self.vsp_scoring)
         if extra:  # LVR: the latent steps each prediction took, and their mean
             for row, steps in zip(rows, extra["latent_steps"]):
                 row["latent_steps"] = steps
@@ -184,12 +195,12 @@ def check_out(out: Path, overwrite: bool) -> None:
 
 def run_eval(model, records: Sequence[dict], out: str | Path, *, data: str, split: str,
              probe: str = "none", batch_size: int = 8, max_new_tokens: int | None = None,
-             overwrite: bool = False, progress: bool = False) -> dict[str, Any]:
+             overwrite: bool = False, progress: bool = False, vsp_scoring: str = "replay") -> dict[str, Any]:
     """Evaluate `model` (an EvalModel) on `records` under `probe`; write OUT; return eval.json."""
     out = Path(out)
     check_out(out, overwrite)
     evaluator = Evaluator(model, records, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                          progress=progress)
+                          progress=progress, vsp_scoring=vsp_scoring)
     summary, rows = evaluator.run(probe)
     report = {**_header(model, data, split), **summary}
     write_eval_folder(out, report, rows, overwrite=overwrite)
@@ -217,7 +228,7 @@ def _probe_table(result: dict) -> str:
 
 def run_probes(model, records: Sequence[dict], out: str | Path, *, data: str, split: str,
                probes: Sequence[str] | None = None, batch_size: int = 8, max_new_tokens: int | None = None,
-               overwrite: bool = False, progress: bool = False) -> dict[str, Any]:
+               overwrite: bool = False, progress: bool = False, vsp_scoring: str = "replay") -> dict[str, Any]:
     """Every probe (default: all four) plus the answer-to-latent attention; writes OUT."""
     from livr.evaluation.attention import answer_latent_attention
 
@@ -227,7 +238,7 @@ def run_probes(model, records: Sequence[dict], out: str | Path, *, data: str, sp
     for name in names:
         check_probe(get_probe(name), model.decoding)
     evaluator = Evaluator(model, records, batch_size=batch_size, max_new_tokens=max_new_tokens,
-                          progress=progress)
+                          progress=progress, vsp_scoring=vsp_scoring)
     header = _header(model, data, split)
     result: dict[str, Any] = {**header, "n": len(evaluator.records), "probes": {}}
     reports = {}

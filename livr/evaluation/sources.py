@@ -11,6 +11,8 @@
   `vstar_direct_attributes` and `vstar_relative_position` (`livr.data.build.vstar`).
 - MMVP: `mmvp:PATH` (`Questions.csv` and `MMVP Images/`, the layout of MMVP/MMVP) or `mmvp` /
   `mmvp:hub`; task `mmvp` (`livr.data.build.mmvp`). Both are test sets only.
+- Mirage's released VSP data: `mirage_vsp:PATH` (a local copy: `train.jsonl`, `test.jsonl`, the
+  images; `livr.data.build.mirage_vsp`); task `vsp`, any of its splits (default test).
 
 Records come back as schema rows (images decoded), in a stable order: data-folder order, or
 task by task for BLINK. `limit` keeps the first N records of each task (the paper's t-SNE uses
@@ -60,26 +62,33 @@ def check_tasks(records: list[dict[str, Any]], where: str) -> None:
             )
 
 
-BENCHMARKS = ("vstar", "mmvp")
+BENCHMARKS = ("vstar", "mmvp", "mirage_vsp")
+LOCAL_ONLY = ("mirage_vsp",)  # no hub copy: the source must be a folder
 
 
 def _benchmark_source(data: str) -> tuple[str, str] | None:
-    """(benchmark, source) for `vstar[:SOURCE]` / `mmvp[:SOURCE]`, or None."""
+    """(benchmark, source) for `vstar[:SOURCE]` / `mmvp[:SOURCE]` / `mirage_vsp:PATH`, or None."""
     name, _, source = data.partition(":")
     if name in BENCHMARKS:
+        if name in LOCAL_ONLY and not source:
+            raise DataError(f"{name} needs a local copy: --data {name}:PATH")
         return name, source or "hub"
     return None
 
 
 def _from_benchmark(name: str, source: str, split: str, tasks: list[str] | None,
                     limit: int | None) -> list[dict]:
+    from livr.data.build.mirage_vsp import load_mirage_vsp
     from livr.data.build.mmvp import load_mmvp
     from livr.data.build.vstar import load_vstar
     from livr.data.validate import check_record
 
-    if split not in ("test", "val", "validation"):
+    if name == "mirage_vsp":
+        records = load_mirage_vsp(source, split)
+    elif split not in ("test", "val", "validation"):
         raise DataError(f"{name} is a test set only; got --split {split}")
-    records = (load_vstar if name == "vstar" else load_mmvp)(source)
+    else:
+        records = (load_vstar if name == "vstar" else load_mmvp)(source)
     if tasks is not None:
         present = {r["task"] for r in records}
         missing = [t for t in tasks if t not in present]

@@ -7,7 +7,9 @@ must stand alone and be one of the record's options: "The answer is B" is not re
 "I think ..." is not option I of two (a plain `^[\\(\\s]*([A-Z])` would read both).
 Counting is open-ended: the first integer (digits or a number word up to twenty) must equal the
 answer exactly. VSP plans are checked by simulating them on the record's map
-(`livr.data.synth.vsp.simulate_plan`).
+(`livr.data.synth.vsp.simulate_plan`), with the original benchmark's replay (reaching the goal
+counts; the default) or Mirage's strict scoring (the final position must be the goal):
+`vsp_scoring="replay" | "strict"`.
 
     is_correct(record, "(B) the second image")   -> True / False
     parse_answer(record, "(B) the second image") -> "B"   (None: unreadable, counted wrong)
@@ -82,8 +84,9 @@ def parse_answer(record: dict[str, Any], prediction: str):
     raise ValueError(f"unknown answer kind {kind!r}")
 
 
-def is_correct(record: dict[str, Any], prediction: str) -> bool:
-    """Whether `prediction` (generated text) answers `record` (a schema row) correctly."""
+def is_correct(record: dict[str, Any], prediction: str, vsp_scoring: str = "replay") -> bool:
+    """Whether `prediction` (generated text) answers `record` (a schema row) correctly;
+    `vsp_scoring` picks how a VSP plan is judged (see the module docstring)."""
     kind = answer_kind(record)
     answer = str(record["answer"]).strip()
     parsed = parse_answer(record, prediction)
@@ -95,7 +98,7 @@ def is_correct(record: dict[str, Any], prediction: str) -> bool:
         return str(parsed) == answer
     from livr.data.synth.vsp import simulate_plan
 
-    return bool(simulate_plan(record["metadata"], "Action plan: " + ", ".join(parsed)))
+    return bool(simulate_plan(record["metadata"], "Action plan: " + ", ".join(parsed), vsp_scoring))
 
 
 def random_plan_success(grid_metadata, length: int) -> float:

@@ -100,3 +100,27 @@ def initialise_latent_rows(model, latent_ids: list[int], seed: int) -> dict:
     noise = torch.randn(len(latent_ids), emb.shape[1], generator=gen)
     emb[latent_ids] = (mean + noise * std).to(emb.dtype)
     return {"latent_init": "normal(per-dim mean, per-dim std of existing rows)", "latent_init_seed": seed}
+
+
+OUTPUT_ROWS_SEED = 1729  # fixed: the rows must come out the same in training and at every reload
+
+
+@torch.no_grad()
+def initialise_output_rows(model, token_ids: list[int]) -> None:
+    """Rows of an untied output embedding (LM head) for tokens livr added, N(mean, std) of the
+    existing rows (per dimension) from a private generator with a fixed seed.
+
+    Why: `resize_token_embeddings` fills new output rows from the global random state, and with
+    LoRA these rows are neither trained nor saved, so a run reloaded for `livr eval` would get
+    other rows than it was trained with (Mirage's and LVR's exits read the <|..._end|> logit).
+    Tied heads share the input rows and need nothing."""
+    out, inp = model.get_output_embeddings(), model.get_input_embeddings()
+    if not token_ids or out is None or out.weight is inp.weight:
+        return
+    w = out.weight
+    keep = torch.ones(w.shape[0], dtype=torch.bool)
+    keep[token_ids] = False
+    reference = w[keep].float()
+    gen = torch.Generator().manual_seed(OUTPUT_ROWS_SEED)
+    noise = torch.randn(len(token_ids), w.shape[1], generator=gen)
+    w[token_ids] = (reference.mean(0) + noise * reference.std(0)).to(w.dtype)

@@ -24,7 +24,13 @@ from livr.data.collator import Collator, Encoder
 from livr.errors import ConfigError
 from livr.models.backbones import NATIVE_FAMILIES, family_from_model_type, get_adapter
 from livr.models.backbones.base import TinySize, inner_model
-from livr.models.latents import LatentSpec, add_latent_tokens, existing_latent_count, initialise_latent_rows
+from livr.models.latents import (
+    LatentSpec,
+    add_latent_tokens,
+    existing_latent_count,
+    initialise_latent_rows,
+    initialise_output_rows,
+)
 from livr.models.masks import build_attention_mask, get_policy
 
 # Keys of a batch that go to the transformers model (the rest is livr's bookkeeping).
@@ -265,9 +271,12 @@ def prepare_backbone(
         had_lvr = MIRAGE_TOKENS[0] in processor.tokenizer.get_vocab()
         lvr_ids = list(add_mirage_tokens(processor.tokenizer).values())
     embeddings = model.get_input_embeddings().weight
-    if len(processor.tokenizer) > embeddings.shape[0]:
+    rows_before = embeddings.shape[0]
+    if len(processor.tokenizer) > rows_before:
         # mean_resizing would compute a vocab-sized covariance; the latent rows are set below anyway
         model.resize_token_embeddings(len(processor.tokenizer), mean_resizing=False)
+        # the new output rows (untied heads) are not saved with a LoRA run: make them reproducible
+        initialise_output_rows(model, [i for i in latent_ids + lvr_ids if i >= rows_before])
     if latent_ids and not present:
         info.update(initialise_latent_rows(model, latent_ids, seed))
     if lvr_ids and not had_lvr:

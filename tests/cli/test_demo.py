@@ -283,6 +283,23 @@ def test_an_lvr_run_beside_livr_in_the_demo(tmp_path):
     assert "| lvr2 | lvr, 2 latent steps, 2 epochs |" in md
 
 
+def test_a_mirage_run_beside_livr_in_the_demo(tmp_path):
+    """method mirage as an ablation: both stages (stage 1 with its cosine term), its own K, its
+    row in the report; LIVR's probes do not apply to it."""
+    ablations = {"mirage": {"method": "mirage", "mirage_latents": 2}}
+    path = write_config(tmp_path, tasks=["jigsaw"], attention_examples=0, probe_sft=False,
+                        latents_only=False, ablations=ablations)
+    rc, _, err = call("--model", MODEL, "--config", path, "--out", str(tmp_path / "demo"), "--quiet")
+    assert rc == 0, err
+    out = tmp_path / "demo"
+    metrics = json.loads((out / "runs" / "jigsaw" / "mirage-seed42" / "metrics.json").read_text())
+    assert metrics["method"] == "mirage" and [h["stage"] for h in metrics["history"]] == [1, 2]
+    assert "train_mirage_cosine" in metrics["history"][0]
+    assert not (out / "probes" / "jigsaw" / "mirage-seed42").exists()
+    md = (out / "report.md").read_text()
+    assert "| mirage | mirage, K=2, 1+1 epochs |" in md
+
+
 def test_bad_ablations_are_refused(tmp_path):
     from livr.demo.config import load_demo_config
     from livr.errors import ConfigError

@@ -541,3 +541,37 @@ def write_visual_cot(root: Path, seed: int = 0) -> dict:
     items.append(no_box)
     (root / "viscot_363k.json").write_text(json.dumps(items, indent=1))
     return {"root": root, "usable": 6, "good": good}
+
+
+def write_mirage_vsp(root: Path, n_train: int = 6, n_test: int = 3, val: int = 0, seed: int = 0) -> dict:
+    """Mirage's released VSP layout (docs/data.md, `livr.data.build.mirage_vsp`): train.jsonl and
+    test.jsonl (val.jsonl if `val`), each line with text_input, text_output, image_input,
+    image_output (the helper: the map a later step into the plan) and map_desc (0 ice, 1 start,
+    2 goal, -1 hole). Maps from livr's generator (levels 3 and 4); half the answers as
+    "Action plan: ...", half as \\boxed{...}. Returns {split: [line dicts plus `grid` (rows of
+    S/F/H/G) and `plan` (the actions)]}."""
+    from livr.data.synth import vsp
+
+    codes = {"F": 0, "S": 1, "G": 2, "H": -1}
+    rng = np.random.default_rng(seed)
+    written = {}
+    for split, n in (("train", n_train), ("val", val), ("test", n_test)):
+        if not n:
+            continue
+        lines = []
+        for i, rec in enumerate(vsp.generate("train", n, rng, levels=(3, 4), hole_prob=0.2)):
+            grid = json.loads(rec["metadata"])["grid"]
+            plan = vsp.parse_plan(rec["answer"])
+            stem = f"level{len(grid)}/{split}_{i}.png"
+            save(rec["images"][0], root / "images" / stem)
+            save(rec["helper_image"], root / "helper" / stem)
+            think = "The elf walks around the holes to the gift."
+            output = f"{think} Action plan: {', '.join(plan)}" if i % 2 == 0 else f"{think} \\boxed{{{''.join(plan)}}}"
+            line = {"text_input": f"Find a safe path on this {len(grid)}x{len(grid)} frozen lake.",
+                    "text_output": output, "image_input": f"images/{stem}", "image_output": f"helper/{stem}",
+                    "map_desc": [[codes[c] for c in row] for row in grid]}
+            lines.append((line, grid, plan))
+        root.mkdir(parents=True, exist_ok=True)
+        (root / f"{split}.jsonl").write_text("".join(json.dumps(x) + "\n" for x, _, _ in lines))
+        written[split] = [dict(x, grid=grid, plan=plan) for x, grid, plan in lines]
+    return written

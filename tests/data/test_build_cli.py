@@ -85,7 +85,9 @@ def test_option_errors(tmp_path):
     with pytest.raises(ConfigError, match="--blink does not apply"):
         run(_args("--task", "visual_correspondence", *base, "--blink", "hub"))
     with pytest.raises(SystemExit):
-        _args("--task", "vsp", *base)
+        _args("--task", "counting_v2", *base)
+    with pytest.raises(DataError, match="expected Mirage's VSP files here"):  # vsp reads Mirage's release
+        run(_args("--task", "vsp", *base))
     fx.write_blink(tmp_path / "blink", "Visual_Similarity")
     with pytest.raises(DataError, match=r"art: expected the NIGHTS file data\.csv"):
         run(_args("--task", "visual_similarity", *base, "--blink", str(tmp_path / "blink")))

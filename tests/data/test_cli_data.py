@@ -406,3 +406,37 @@ def test_build_is_registered_or_reports_its_absence(tmp_path, capsys, monkeypatc
         )[0]
         == 0
     )
+
+
+def test_show_draws_the_helper_image_beside_the_question(tmp_path, capsys):
+    """A record with a helper image (Mirage): the sheet shows it right of the question image, on
+    the same row, at the same scale; a record without one shows the question image alone."""
+    from livr.data.writer import write_dataset
+
+    cyan, magenta = (0, 255, 255), (255, 0, 255)
+
+    def record(i, helper):
+        return make_record(id=f"jigsaw-test-{i:06d}", task="jigsaw", images=[Image.new("RGB", (120, 90), cyan)],
+                           question="Which?", choices=["Box A", "Box B"], answer="A",
+                           prompt="Which?\n(A) Box A\n(B) Box B", source="synthetic:jigsaw",
+                           helper_image=Image.new("RGB", (120, 90), magenta) if helper else None)
+
+    write_dataset({"train": [record(0, True)], "test": [record(1, True), record(2, False)]}, tmp_path / "d")
+    sheets = {}
+    for n in (1, 2):
+        code, out, _ = run_cli(capsys, "data", "show", tmp_path / "d", "--out", tmp_path / f"{n}.png", "--n", n)
+        assert code == 0, out
+        sheets[n] = np.asarray(Image.open(tmp_path / f"{n}.png").convert("RGB")).astype(int)
+
+    def where(sheet, colour):
+        ys, xs = np.nonzero((np.abs(sheet - colour).sum(-1) < 30))
+        return ys, xs
+
+    (cy, cx), (my, mx) = where(sheets[1], cyan), where(sheets[1], magenta)
+    assert len(cx) > 1000 and len(mx) > 1000
+    assert mx.min() > cx.max()  # beside, to the right
+    assert (my.min(), my.max()) == (cy.min(), cy.max())  # the same row band: same height, same scale
+    assert abs((mx.max() - mx.min()) - (cx.max() - cx.min())) <= 1
+    # the second panel (no helper) adds question-image pixels but no helper pixels
+    assert len(where(sheets[2], magenta)[0]) == len(my)
+    assert len(where(sheets[2], cyan)[0]) > 1.9 * len(cy)

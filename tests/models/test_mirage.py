@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from livr import load_backbone
 from livr.data.collator import IGNORE_INDEX, Collator, Encoder
@@ -123,3 +124,98 @@ def test_stage2_feeds_back_exactly_the_previous_hidden_state(family, helped):
     torch.testing.assert_close(embeds[rows, cols], hidden[rows, cols - 1], rtol=1e-4, atol=1e-5)
     ce.backward()  # gradients flow through the fed-back states
     assert torch.isfinite(ce)
+
+
+def end_bias(lm, when=None):
+    """A hook on the LM head: the <|latent_end|> logit at -1e4 at every position, or at +1e4
+    where the head's input equals the hidden state `when` (in the cached loop and the full
+    recompute alike: the rule reads only the position's own hidden state)."""
+    end_id = lm.tokenizer.convert_tokens_to_ids(END)
+
+    def hook(module, args, out):
+        bias = torch.full_like(out[..., :1], -1e4)
+        if when is not None:
+            hit = F.cosine_similarity(args[0].float(), when.float(), dim=-1) > 0.9999
+            bias = torch.where(hit[..., None], torch.full_like(bias, 1e4), bias)
+        return out.index_add(-1, torch.tensor([end_id], device=out.device), bias)
+
+    return lm.base_model.lm_head.register_forward_hook(hook)
+
+
+def decode_and_recompute(lm, records):
+    """Mirage's latent decoding on `records`, checked row by row against one full forward over
+    prompt + pads + <|latent_end|> + text with the fed-back states patched into the pads."""
+    from livr.inference.latent import decoding_spec, lvr_greedy
+    from livr.models.lvr import patched_slots
+
+    tok = lm.tokenizer
+    end_id = tok.convert_tokens_to_ids(END)
+    spec, end_token = decoding_spec(lm)
+    assert (spec.max_steps, spec.exit, end_token) == (SPEC.latents, "mode_switch", END)
+    batch = lm.collator("standard", padding_side="left", with_answer=False)(records)
+    out = lvr_greedy(lm, batch, spec, max_new_tokens=3, eos=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                     end_token=end_token)
+    for row in range(len(records)):
+        steps = int(out.steps[row])
+        assert 0 <= steps <= SPEC.latents and len(out.latents[row]) == steps
+        prompt = batch["input_ids"][row][batch["attention_mask"][row].bool()]
+        assert prompt[-1] == tok.convert_tokens_to_ids(START)
+        text = out.tokens[row]
+        if tok.eos_token_id in text.tolist():  # a row that ended early is padded after its end of turn
+            text = text[: text.tolist().index(tok.eos_token_id) + 1]
+        tail = torch.tensor([tok.convert_tokens_to_ids(PAD)] * steps + [end_id])
+        ids = torch.cat([prompt, tail, text[:-1]])[None]
+        one = lm.collator("standard", padding_side="left", with_answer=False)([records[row]])
+        full = dict(one, input_ids=ids, attention_mask=torch.ones_like(ids),
+                    segment_ids=torch.cat([one["segment_ids"], torch.full((1, ids.shape[1] - len(prompt)),
+                                                                          int(Segment.ANSWER))], 1))
+        if "mm_token_type_ids" in one:
+            full["mm_token_type_ids"] = (full["segment_ids"] == Segment.IMAGE).long()
+        pads = torch.zeros_like(ids, dtype=torch.bool)
+        pads[0, len(prompt) : len(prompt) + steps] = True
+        with patched_slots(lm.model, slot_mask=pads, values=out.latents[row]), torch.no_grad():
+            ref = lm.model(**lm.model_inputs(full, "standard"), output_hidden_states=True)
+        hidden, logits = ref.hidden_states[-1][0], ref.logits[0]
+        start = len(prompt) - 1  # the <|latent_start|> position feeds the first pad
+        torch.testing.assert_close(hidden[start : start + steps], out.latents[row], rtol=1e-4, atol=1e-4)
+        # latent mode went on while the LM head did not predict <|latent_end|>, and stopped when it
+        # did (or at the cap K)
+        chosen = logits[start : start + steps + 1].argmax(-1).tolist()
+        assert end_id not in chosen[:steps]
+        assert steps == SPEC.latents or chosen[steps] == end_id
+        assert logits[len(prompt) + steps :].argmax(-1).tolist() == text.tolist()
+    return out
+
+
+@pytest.mark.parametrize("family", NATIVE_FAMILIES)
+def test_cached_decoding_equals_full_recompute(family, records):
+    """Mirage's latent-mode decoding (`decoding_spec`: the cap K, exit when the LM head predicts
+    <|latent_end|>; KV cache, left padding, two images) equals the full recompute, in the two
+    ways latent mode ends: at the cap K (<|latent_end|> never predicted), and early, where the
+    head predicts <|latent_end|> after two fed-back states, in the first row only."""
+    lm = mirage_model(family)
+    handle = end_bias(lm)
+    out = decode_and_recompute(lm, records)
+    handle.remove()
+    assert out.steps.tolist() == [SPEC.latents] * len(records)
+    # the hidden state at the second pad (fed to the third) now predicts <|latent_end|>
+    end_bias(lm, when=out.latents[0][2])
+    early = decode_and_recompute(lm, records)
+    assert early.steps.tolist() == [2] + [SPEC.latents] * (len(records) - 1)
+    torch.testing.assert_close(early.latents[0], out.latents[0][:2])
+
+
+def test_added_output_rows_are_the_same_at_every_load():
+    """The LM-head rows of Mirage's tokens (livr-tiny's head is untied; with LoRA these rows are
+    neither trained nor saved) come from a fixed private generator, not the global random state
+    that `resize_token_embeddings` draws from, so a reloaded run decodes (and leaves latent mode)
+    as the trained one did. A checkpoint (unlike tiny:<family>, built under a seed) is the case."""
+    rows = []
+    for state in (0, 1):
+        torch.manual_seed(state)
+        lm = load_backbone("livr-tiny", num_latents=0, mirage=SPEC, seed=3)
+        head = lm.base_model.get_output_embeddings().weight
+        assert head is not lm.base_model.get_input_embeddings().weight  # the case that matters
+        ids = [lm.tokenizer.convert_tokens_to_ids(t) for t in (START, PAD, END)]
+        rows.append(head[ids].detach().clone())
+    torch.testing.assert_close(rows[0], rows[1], rtol=0, atol=0)

@@ -2,6 +2,7 @@
 latent-mode evaluation (at most K steps), and the refusals (no helper image, mirage_* fields)."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -32,9 +33,19 @@ def test_mirage_trains_both_stages_reloads_and_decodes(vsp_data, tmp_path):
     assert lm.mirage is not None and lm.mirage.latents == 4 and config.method_spec.decoding == "latent"
     out = tmp_path / "eval"
     assert main(["eval", "--model", values["output_dir"], "--data", vsp_data, "--split", "test",
-                 "--out", str(out), "--quiet"]) == 0
+                 "--max-new-tokens", "3", "--out", str(out), "--quiet"]) == 0
     rows = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert rows and all(0 <= r["latent_steps"] <= 4 for r in rows)
+    # the reloaded run answers as the trained one did in its own test pass
+    trained = {r["id"]: r["prediction"] for r in json.loads((Path(values["output_dir"]) / "test_predictions.json").read_text())}
+    assert [r["output"] for r in rows] == [trained[r["id"]] for r in rows]
+    # `livr probe`: the step budgets of latent-mode decoding apply to Mirage too
+    probes = tmp_path / "probe"
+    assert main(["probe", values["output_dir"], vsp_data, "--probes", "none,steps_0,steps_4", "--limit", "2",
+                 "--out", str(probes), "--quiet"]) == 0
+    for name, most in (("steps_0", 0), ("steps_4", 4)):
+        report = json.loads((probes / name / "eval.json").read_text())
+        assert report["lvr_steps"] == most and report["mean_latent_steps"] == most
 
 
 def test_mirage_refuses_records_without_helper_image(tmp_path):

@@ -87,3 +87,30 @@ def test_lvr_settings():
         assert c.full_finetune and not c.train_vision and c.num_latents == 0
     big = load(CONFIG_DIR / "lvr" / "qwen2_5_vl_7b_lvr_steps_8.yaml").resolved()
     assert big.model == "Qwen/Qwen2.5-VL-7B-Instruct" and big.trainer_args["deepspeed"].endswith("ds_zero3.json")
+
+
+def test_mirage_comparison_configs_share_mirages_setting():
+    """configs/mirage: Mirage and LIVR on Qwen2.5-VL-3B in Mirage's training setting (K=4, full LM
+    fine-tuning with vision tower and projector frozen, AdamW lr 1e-5, wd 0.01, batch 1 x 8,
+    5% warm-up + cosine, 10 + 10 epochs); configs/tiny has a CPU variant of each."""
+    def get(name):
+        return load(CONFIG_DIR / name).resolved()
+
+    mirage, livr = get("mirage/qwen2_5_vl_3b_mirage.yaml"), get("mirage/qwen2_5_vl_3b_livr.yaml")
+    assert (mirage.method, livr.method) == ("mirage", "livr")
+    assert mirage.mirage_spec().latents == livr.num_latents == 4
+    assert (mirage.mirage_ce_weight, mirage.mirage_cosine_weight) == (0.1, 1.0)
+    assert mirage.stages() == [(1, "standard", 10), (2, "standard", 10)]
+    assert livr.stages() == [(1, "bottleneck", 10), (2, "standard", 10)]
+    shared = ("model", "full_finetune", "train_vision", "learning_rate", "weight_decay", "adam_beta1", "adam_beta2",
+              "adam_epsilon", "per_device_train_batch_size", "gradient_accumulation_steps", "warmup_ratio",
+              "lr_scheduler_type", "seed", "dtype")
+    assert {k: getattr(mirage, k) for k in shared} == {k: getattr(livr, k) for k in shared} == {
+        "model": "Qwen/Qwen2.5-VL-3B-Instruct", "full_finetune": True, "train_vision": False,
+        "learning_rate": 1e-5, "weight_decay": 0.01, "adam_beta1": 0.9, "adam_beta2": 0.999, "adam_epsilon": 1e-8,
+        "per_device_train_batch_size": 1, "gradient_accumulation_steps": 8, "warmup_ratio": 0.05,
+        "lr_scheduler_type": "cosine", "seed": 42, "dtype": "bfloat16"}
+    tiny_mirage, tiny_livr = get("tiny/mirage_mirage.yaml"), get("tiny/mirage_livr.yaml")
+    assert (tiny_mirage.method, tiny_livr.method) == ("mirage", "livr")
+    assert tiny_mirage.mirage_spec().latents == tiny_livr.num_latents == 4
+    assert tiny_mirage.model == tiny_livr.model == "tiny:qwen2_5_vl" and tiny_mirage.full_finetune

@@ -16,6 +16,7 @@ then writes the three splits with `livr.data.writer.write_dataset`.
 | relative_reflectance      | MID scenes with albedo          | BLINK Relative_Reflectance   |
 | visual_similarity         | NIGHTS (DreamSim)               | BLINK Visual_Similarity      |
 | visual_cot (LVR's data)   | Visual-CoT json + cot/ images   | held-out Visual-CoT images   |
+| vsp (Mirage's data)       | Mirage's VSP jsonl + images     | its test.jsonl               |
 
 Each module's docstring gives its exact expected layout.
 
@@ -23,7 +24,8 @@ Options (`add_arguments`): `--task`, `--source`, `--out`, `--images DIR` (PixMo-
 default `<source>/images`), `--blink PATH|hub` (required for the BLINK-tested tasks: a local
 copy of the hub repository BLINK-Benchmark/BLINK, or `hub` to load it online), `--train N`,
 `--val N`, `--test N` (defaults: the paper's sizes; `--test` only where the test split is built
-from the source), `--seed`, `--overwrite`. vsp has no real source here (use `livr data generate`).
+from the source), `--seed`, `--overwrite`. vsp reads a local copy of Mirage's released VSP data
+(`livr.data.build.mirage_vsp`; `livr data synth --task vsp` generates maps instead).
 
 De-duplication of train/validation against the test images is a separate step
 (`livr data dedup`). What a build skipped (dead images, filtered instances, short pools) is
@@ -87,6 +89,7 @@ _TABLE = (
     ("relative_reflectance", "mid", "build", "MID", "blink", (1000, 250)),
     ("visual_similarity", "nights", "build", "NIGHTS", "blink", (1000, 250)),
     ("visual_cot", "visual_cot", "build", "Visual-CoT", "source", (ALL, 500, 500)),
+    ("vsp", "mirage_vsp", "build", "Mirage's VSP data", "source", (ALL, ALL, ALL)),
 )
 # fmt: on
 

@@ -8,7 +8,8 @@ draws ice tiles, holes, the elf on the start and a gift on the goal with plain P
 answer is a shortest plan, "Action plan: R, D, ...", checked with `simulate_plan`, which the
 evaluation also uses. Moves follow FrozenLake: L, D, R, U; moving off the board leaves the player
 in place; stepping into a hole fails; reaching the goal succeeds (later moves are ignored, as the
-FrozenLake episode ends there). Each map belongs to one split by a hash of its layout, and maps
+FrozenLake episode ends there; `scoring="strict"`, Mirage's evaluation, instead requires the
+final position to be the goal). Each map belongs to one split by a hash of its layout, and maps
 do not repeat within a split.
 """
 
@@ -66,10 +67,22 @@ def parse_plan(text: str) -> list[str] | None:
     return actions
 
 
-def simulate_plan(grid_metadata, plan_text: str) -> bool:
-    """True iff the plan in `plan_text` ("... Action plan: R, D, ...") takes the player from S to
-    G without stepping into a hole. Moving off the board leaves the player in place (FrozenLake);
-    the episode ends on reaching G, so moves after it are ignored."""
+SCORINGS = ("replay", "strict")
+
+
+def simulate_plan(grid_metadata, plan_text: str, scoring: str = "replay") -> bool:
+    """True iff the plan in `plan_text` ("... Action plan: R, D, ...") solves the map. Moving off
+    the board leaves the player in place (FrozenLake); stepping into a hole fails. `scoring`:
+
+    - "replay" (the original VSP benchmark's, FrozenLake's episode): reaching G succeeds and ends
+      the episode, so moves after it are ignored;
+    - "strict" (Mirage's evaluation): every move is played, and the plan succeeds only if the
+      final position is G (a plan that walks on past the goal fails).
+    """
+    if scoring not in SCORINGS:
+        from livr.errors import ConfigError
+
+        raise ConfigError(f"unknown VSP scoring {scoring!r}; use one of {', '.join(SCORINGS)}")
     rows = _grid_rows(grid_metadata)
     actions = parse_plan(plan_text)
     if not actions:
@@ -81,9 +94,9 @@ def simulate_plan(grid_metadata, plan_text: str) -> bool:
         r, c = min(max(r + dr, 0), n_rows - 1), min(max(c + dc, 0), n_cols - 1)
         if rows[r][c] == "H":
             return False
-        if rows[r][c] == "G":
+        if rows[r][c] == "G" and scoring == "replay":
             return True
-    return False
+    return rows[r][c] == "G"
 
 
 def shortest_plan(rows: list[str]) -> list[str] | None:
