@@ -1,4 +1,5 @@
-"""`livr train --method mirage` end to end on a tiny Qwen2.5-VL: both stages, the reload and
+"""`livr train --method mirage` end to end on a tiny Qwen2.5-VL (training alone on the other two
+families): both stages, the reload and
 latent-mode evaluation (at most K steps), and the refusals (no helper image, mirage_* fields)."""
 
 import json
@@ -46,6 +47,15 @@ def test_mirage_trains_both_stages_reloads_and_decodes(vsp_data, tmp_path):
     for name, most in (("steps_0", 0), ("steps_4", 4)):
         report = json.loads((probes / name / "eval.json").read_text())
         assert report["lvr_steps"] == most and report["mean_latent_steps"] == most
+
+
+@pytest.mark.parametrize("family", ["qwen3_vl", "llava_onevision"])
+def test_mirage_trains_both_stages_on_the_other_families(vsp_data, tmp_path, family):
+    metrics = train(load_config(None, mirage_values(vsp_data, tmp_path / "run", model=f"tiny:{family}")))
+    assert [h["stage"] for h in metrics["history"]] == [1, 2]
+    assert metrics["history"][0]["train_mirage_cosine"] > 0
+    lm, _ = load_run(tmp_path / "run")
+    assert lm.mirage is not None and lm.mirage.latents == 4
 
 
 def test_mirage_refuses_records_without_helper_image(tmp_path):
