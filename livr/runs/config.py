@@ -370,8 +370,8 @@ def problems(config: LivrTrainingConfig) -> list[str]:
                    "or use method livr / mask_only")
     if c.stage1_epochs is not None and c.stage2_epochs is not None and c.stage1_epochs + c.stage2_epochs == 0:
         out.append("stage1_epochs + stage2_epochs is 0: nothing to train")
-    out += _lvr_problems(c)
-    out += _mirage_problems(c)
+    out += _method_fields_problems(c, "lvr")
+    out += _method_fields_problems(c, "mirage")
     if c.latent_position not in POSITIONS:
         out.append(f"latent_position must be one of {', '.join(POSITIONS)}, got {c.latent_position!r}")
     if c.full_finetune and not m.lora:
@@ -427,34 +427,21 @@ def problems(config: LivrTrainingConfig) -> list[str]:
     return out
 
 
-def _lvr_problems(c: LivrTrainingConfig) -> list[str]:
-    """lvr_* fields: valid values for method lvr, left at their defaults otherwise."""
+def _method_fields_problems(c: LivrTrainingConfig, method: str) -> list[str]:
+    """`method`_* fields (lvr_*, mirage_*): valid values for that method, left at their defaults
+    otherwise."""
     changed = [f.name for f in dataclasses.fields(c)
-               if f.name.startswith("lvr_") and getattr(c, f.name) != f.default]
-    if c.method != "lvr":
-        return [f"{name} is set but method {c.method} is not lvr; remove it or use method lvr"
+               if f.name.startswith(method + "_") and getattr(c, f.name) != f.default]
+    if c.method != method:
+        return [f"{name} is set but method {c.method} is not {method}; remove it or use method {method}"
                 for name in changed]
     try:
-        spec = c.lvr_spec()
+        spec = getattr(c, method + "_spec")()
     except ConfigError as err:
         return [str(err)]
-    if not spec.enabled:
+    if method == "lvr" and not spec.enabled:
         return ["lvr_steps=0 with lvr_train_tokens=budget leaves LVR without latent steps; use method "
                 "sft for that"]
-    return []
-
-
-def _mirage_problems(c: LivrTrainingConfig) -> list[str]:
-    """mirage_* fields: valid values for method mirage, left at their defaults otherwise."""
-    changed = [f.name for f in dataclasses.fields(c)
-               if f.name.startswith("mirage_") and getattr(c, f.name) != f.default]
-    if c.method != "mirage":
-        return [f"{name} is set but method {c.method} is not mirage; remove it or use method mirage"
-                for name in changed]
-    try:
-        c.mirage_spec()
-    except ConfigError as err:
-        return [str(err)]
     return []
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import zlib
 from collections import Counter
 from pathlib import Path
@@ -56,6 +57,23 @@ def require_file(path: Path, what: str) -> Path:
     if not path.is_file():
         raise DataError(f"{path.parent}: expected the file {path.name} ({what}), found none")
     return path
+
+
+def jsonl_rows(path: Path, fields: Sequence[str], name: str) -> Iterator[tuple[int, str, dict]]:
+    """(line number, where, row) for each non-blank line of a jsonl file, `where` naming the file and line;
+    DataError naming them for a line that is not JSON or lacks one of `fields` (of source `name`)."""
+    for n, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path} line {n}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise DataError(f"{where}: not JSON ({err})") from None
+        missing = [f for f in fields if f not in row]
+        if missing:
+            raise DataError(f"{where}: missing {name} fields {missing} (expected {', '.join(fields)})")
+        yield n, where, row
 
 
 def list_images(folder: Path) -> list[Path]:

@@ -26,11 +26,10 @@ and Mirage's own prompt (`mirage_text_input`); `helper_image` is `image_output`.
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from livr.data.build.common import Report, image_from_file, record_id, task_rng, take
+from livr.data.build.common import Report, image_from_file, jsonl_rows, record_id, task_rng, take
 from livr.data.prompts import build_prompt
 from livr.data.schema import make_record
 from livr.data.synth.vsp import MOVES, WORDS, format_plan, parse_plan, simulate_plan
@@ -105,18 +104,7 @@ def _image(root: Path, value, field: str, where: str):
 def load_file(root: Path, path: Path, split: str) -> list[dict]:
     """Every line of one jsonl file as a vsp record of `split` (DataError naming file and line)."""
     records = []
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path} line {n}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: not JSON ({err})") from None
-        missing = [f for f in FIELDS if f not in row]
-        if missing:
-            raise DataError(f"{where}: missing Mirage VSP fields {missing} (expected {', '.join(FIELDS)}, "
-                            "and image_output for the helper image)")
+    for n, where, row in jsonl_rows(path, FIELDS, "Mirage VSP"):
         grid = grid_rows(row["map_desc"], where)
         plan = gold_plan(str(row["text_output"]), where)
         answer = format_plan(plan)

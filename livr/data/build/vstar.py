@@ -19,11 +19,10 @@ livr prompt, and the original text kept in metadata. Scoring is the usual option
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
-from livr.data.build.common import image_from_bytes, record_id
+from livr.data.build.common import image_from_bytes, jsonl_rows, record_id
 from livr.data.prompts import format_mcq
 from livr.data.schema import make_record
 from livr.errors import DataError
@@ -65,17 +64,7 @@ def load_vstar(source: str | Path) -> list[dict]:
     root = resolve_source(source, HUB_REPO, QUESTIONS_FILE, "V*Bench")
     path = root / QUESTIONS_FILE
     records, counts = [], {}
-    for n, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path} line {n}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{where}: not JSON ({err})") from None
-        missing = [f for f in FIELDS if f not in row]
-        if missing:
-            raise DataError(f"{where}: missing V*Bench fields {missing}")
+    for n, where, row in jsonl_rows(path, FIELDS, "V*Bench"):
         if row["category"] not in CATEGORIES:
             raise DataError(f"{where}: unknown category {row['category']!r}; known: {', '.join(CATEGORIES)}")
         task, n_options = CATEGORIES[row["category"]]
