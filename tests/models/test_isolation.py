@@ -72,6 +72,20 @@ def test_image_reaches_the_answer_through_latents_or_standard_mask(models, answe
     assert torch.count_nonzero(pixel_grad(plain, batch, "standard")) > 0
 
 
+def test_every_image_reaches_the_answer_through_latents(models, records):
+    """Under the bottleneck each image of a multi-image record (the second record has two) gets
+    gradient through the latents, not only the first."""
+    lm = models[4]
+    batch = lm.collator("bottleneck")(records)
+    grad = pixel_grad(lm, batch, "bottleneck")
+    if "image_grid_thw" in batch:  # Qwen: the images' patches, flattened one after another
+        per_image = torch.split(grad, batch["image_grid_thw"].prod(-1).tolist())
+    else:  # LLaVA-OneVision: one entry per image
+        per_image = list(grad)
+    assert len(per_image) == 3
+    assert all(torch.count_nonzero(g) > 0 for g in per_image)
+
+
 def test_latent_blind_still_routes_through_latents(models, letter_records):
     lm = models[4]
     batch = lm.collator("bottleneck_latent_blind")(letter_records)
