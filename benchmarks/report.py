@@ -140,8 +140,8 @@ def section_masked(result: dict | None) -> list[str]:
               f"order in one process, medians of {result['rows'][0]['repeats']} after "
               f"{result['rows'][0]['warmup']} warm-up; SFT kernel `{result['sft_attn']}`. \"over floor\" is the "
               "ratio divided by the floor (L + K) / L, minus 1: the goal is at most +5%. Both stage-1 paths "
-              "compute the same logits and gradients. The machine is shared with other jobs, so single "
-              "time ratios move by several percent between runs; memory repeats to the byte.", "",
+              "compute the same logits and gradients. Single time ratios move by a few percent between "
+              "runs (more when other jobs share the cores); memory repeats to the byte.", "",
               f"`{COMMANDS['masked_attention']}`; {where(result)}", "", masked_markdown(result["rows"]), ""]
     return lines
 
