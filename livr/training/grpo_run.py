@@ -35,8 +35,6 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from livr.errors import ConfigError
 from livr.io import atomic_write_bytes, atomic_write_json
 
@@ -248,6 +246,8 @@ def write_model_folder(lm, init_from: Path, folder: Path, info: dict[str, Any]) 
 def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, Any]:
     """Run (or resume, when OUT/grpo_state.pt exists) the GRPO steps; returns the metrics.
     `stop_after` ends the process's work after that many steps (tests of resume)."""
+    import torch  # here, not at the top: `livr data ...` builds the train parser from GrpoConfig
+
     from livr.runs.folder import load_run
     from livr.training.data import load_run_data
     from accelerate import PartialState
