@@ -156,9 +156,9 @@ def section_synth(ds: dict | None) -> list[str]:
     loads = [c[k] for r in ds["results"] for c in r["synth"] for k in ("load_before", "load_after")]
     lines += [f"`{COMMANDS['data_synth']}`; {ds['n']} train records per task (`--train {ds['n']} --val 0 "
               f"--test 0`); {where(ds)}. Steps: CPU seconds in one process on one thread; then the wall "
-              f"seconds of the whole command at each `--workers`, with its CPU seconds. The machine was "
-              f"shared with other jobs: 1-minute load average {min(loads):.1f} to {max(loads):.1f} "
-              f"during the runs (2 cores).", "",
+              f"seconds of the whole command at each `--workers`, with its CPU seconds. 1-minute load "
+              f"average {min(loads):.1f} to {max(loads):.1f} during the runs (2 cores; above 1, other "
+              f"jobs shared them).", "",
               "| task | images | draw | PNG | table | write | " + " | ".join(
                   f"wall s, {w} worker{'s' if w > 1 else ''} (CPU s)" for w in workers) + " | MB |",
               "|---|---:|---:|---:|---:|---:|" + "---:|" * len(workers) + "---:|"]
