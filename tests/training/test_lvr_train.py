@@ -1,5 +1,6 @@
 """`livr train --method lvr` end to end on a tiny Qwen2.5-VL: the run, its reload, latent-mode
-evaluation with the steps recorded, resume, the refusal of a task without an ROI, and a run on tiny LLaVA-OneVision."""
+evaluation with the steps recorded, resume, the refusal of a task without an ROI, a run on tiny LLaVA-OneVision and
+full fine-tuning on tiny Qwen3-VL."""
 
 import json
 from pathlib import Path
@@ -67,6 +68,15 @@ def test_lvr_trains_on_llava_onevision(loc_data, tmp_path):
     metrics = train(load_config(None, lvr_values(loc_data, tmp_path / "run", model="tiny:llava_onevision")))
     assert metrics["method"] == "lvr"
     assert all(h["train_lvr_reconstruction"] > 0 for h in metrics["history"])
+
+
+def test_lvr_full_finetune_on_qwen3_vl(loc_data, tmp_path):
+    # Qwen3-VL's 32 px cells, and the whole language model trained (vision side frozen, as LVR does)
+    values = lvr_values(loc_data, tmp_path / "run", model="tiny:qwen3_vl", full_finetune=True)
+    metrics = train(load_config(None, values))
+    assert metrics["history"][0]["train_lvr_reconstruction"] > 0
+    lm, config = load_run(values["output_dir"])
+    assert config.full_finetune and lm.lvr is not None and lm.lvr.steps == 3
 
 
 def test_lvr_probes_and_report_row_with_its_step_budget(lvr_run, loc_data, tmp_path):
