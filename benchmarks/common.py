@@ -7,7 +7,10 @@ import datetime
 import importlib.metadata
 import os
 import platform
+import shlex
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,3 +87,19 @@ def write_result(path: str | os.PathLike, result: dict) -> None:
 
     atomic_write_json(path, result)
     print(f"wrote {path}", file=sys.stderr)
+
+
+def run_logged(cmd: list[str], log: Path, threads: int = 1) -> float:
+    """Run `cmd` from the repository root, offline, math libraries at `threads` threads, its output
+    appended to `log` after the command line; the wall seconds it took. Exits naming the command
+    and the log if it fails."""
+    start = time.perf_counter()
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads),
+           "MKL_NUM_THREADS": str(threads)}
+    with open(log, "a") as f:
+        f.write("$ " + shlex.join(cmd) + "\n")
+        f.flush()
+        done = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
+    if done.returncode:
+        raise SystemExit(f"failed ({done.returncode}): {shlex.join(cmd)}; see {log}")
+    return time.perf_counter() - start

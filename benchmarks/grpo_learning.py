@@ -23,32 +23,17 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import shlex
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, stamp, write_result
+from common import RESULTS, ROOT, run_logged as run, stamp, write_result
 
 DEFAULT_OUT = RESULTS / "grpo_learning.json"
 VAL_RECORDS = 250  # --val of the synth command
 PNG = ROOT / "docs" / "grpo-miniature.png"
 LIVR = [sys.executable, "-m", "livr.cli.main"]
-
-
-def run(cmd: list[str], log: Path) -> float:
-    start = time.perf_counter()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    with open(log, "a") as f:
-        f.write("$ " + shlex.join(cmd) + "\n")
-        f.flush()
-        done = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
-    if done.returncode:
-        raise SystemExit(f"failed ({done.returncode}): {shlex.join(cmd)}; see {log}")
-    return time.perf_counter() - start
 
 
 def commands(args, work: Path) -> dict[str, list[str]]:

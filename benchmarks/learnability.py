@@ -26,14 +26,12 @@ import collections
 import contextlib
 import fcntl
 import json
-import os
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, machine
+from common import RESULTS, ROOT, machine, run_logged as run
 
 from livr.analysis.stats import sigmas_above, wilson
 
@@ -68,19 +66,6 @@ def cpu_slot(slots: int):
     finally:
         for h in handles:
             h.close()
-
-
-def run(cmd: list[str], log: Path, threads: int) -> float:
-    start = time.perf_counter()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(threads),
-           "MKL_NUM_THREADS": str(threads)}
-    with open(log, "a") as f:
-        f.write("$ " + shlex.join(cmd) + "\n")
-        f.flush()
-        done = subprocess.run(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, env=env)
-    if done.returncode:
-        raise SystemExit(f"failed ({done.returncode}): {shlex.join(cmd)}; see {log}")
-    return time.perf_counter() - start
 
 
 def measure(args) -> dict:

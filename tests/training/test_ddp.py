@@ -25,12 +25,9 @@ def train_one_process(common: dict, out: Path) -> None:
     train(load_config(None, {**common, "output_dir": str(out), "per_device_train_batch_size": 4}))
 
 
-def launch_two_processes(launcher: list[str], common: dict, out: Path, env: dict | None = None) -> str:
-    """`livr train` in two processes of batch 2 under `launcher` (the command before the script);
-    returns their standard error."""
-    flags = {**common, "output_dir": out, "per_device_train_batch_size": 2}
-    argv = ["train"] + [f"--{k}={yaml.safe_dump(v, default_flow_style=True).strip() if isinstance(v, dict) else v}"
-                        for k, v in flags.items()]
+def launch_processes(launcher: list[str], argv: list[str], env: dict | None = None) -> str:
+    """`livr ARGV` in the processes of `launcher` (the command before the script,
+    tests/training/ddp_worker.py: one thread each); returns their standard error."""
     worker = Path(__file__).with_name("ddp_worker.py")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
            "PYTHONPATH": str(Path(__file__).resolve().parents[2]), **(env or {})}
@@ -39,11 +36,19 @@ def launch_two_processes(launcher: list[str], common: dict, out: Path, env: dict
     try:
         _, stderr = proc.communicate(timeout=300)
     finally:
-        if proc.poll() is None:  # the launcher and both workers share the new session's process group
+        if proc.poll() is None:  # the launcher and its workers share the new session's process group
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 0, stderr[-3000:]
     return stderr
+
+
+def launch_two_processes(launcher: list[str], common: dict, out: Path, env: dict | None = None) -> str:
+    """`livr train` in two processes of batch 2 under `launcher`; returns their standard error."""
+    flags = {**common, "output_dir": out, "per_device_train_batch_size": 2}
+    argv = ["train"] + [f"--{k}={yaml.safe_dump(v, default_flow_style=True).strip() if isinstance(v, dict) else v}"
+                        for k, v in flags.items()]
+    return launch_processes(launcher, argv, env)
 
 
 def assert_same_results(one_dir: Path, two_dir: Path) -> None:

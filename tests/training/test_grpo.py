@@ -3,9 +3,6 @@ theta = theta_old, no policy loss on latent slots, constant rewards give no upda
 
 import copy
 import json
-import os
-import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -147,6 +144,7 @@ def test_a_reward_moves_the_policy_towards_rewarded_tokens(records):
 from livr.training import load_config, train  # noqa: E402
 from livr.training.grpo_run import GrpoConfig, run_grpo  # noqa: E402
 from tests.training.conftest import tiny  # noqa: E402
+from tests.training.test_ddp import launch_processes  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -342,7 +340,7 @@ def test_grpo_two_processes_match_one(livr_run, tmp_path):
     for k, v in vars(grpo_config(sft_run, tmp_path / "two", **flags)).items():
         if k not in ("init_from", "output_dir") and v is not None:
             argv += [f"--{k}", str(v)]
-    launch_grpo_processes(torchrun, argv)
+    launch_processes(torchrun, argv)
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert two["num_processes"] == 2 and one["num_processes"] == 1
     assert len(two["history"]) == len(one["history"]) == 4
@@ -361,17 +359,3 @@ def test_grpo_two_processes_match_one(livr_run, tmp_path):
     assert any(not torch.allclose(wa[k], start[k].detach()) for k in wa)  # the weights did move
 
 
-def launch_grpo_processes(launcher: list[str], argv: list[str]) -> None:
-    """`livr ARGV` in the processes of `launcher` (tests/training/ddp_worker.py: one thread each)."""
-    worker = Path(__file__).with_name("ddp_worker.py")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error",
-           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([*launcher, str(worker), *argv], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        _, stderr = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:  # the launcher and its workers share the new session's process group
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    assert proc.returncode == 0, stderr[-3000:]
