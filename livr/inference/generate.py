@@ -62,14 +62,12 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
                   logprobs: list | None = None, banned: torch.Tensor | None = None) -> torch.Tensor:
     """Greedy continuation (B, <= max_new_tokens) of a left-padded prompt batch under
     `mask_policy`; finished rows continue with `pad_token_id`, as `generate()` does.
-    `temperature` > 0 samples instead (GRPO rollouts, seeded by `generator`: one, or one per row as in
-    `livr.inference.latent.pick`; never a `banned`
-    token id); `logprobs`, if
-    given, ends up holding one (B, T) tensor: the log-probability of each chosen token."""
-    from livr.inference.latent import pick
-
+    `temperature` > 0 samples instead (GRPO rollouts, seeded by `generator`: one, or one per row as
+    in `livr.inference.latent.pick`; never a `banned` token id); `logprobs`, if given, ends up
+    holding one (B, T) tensor: the log-probability of each chosen token."""
     from transformers import DynamicCache
 
+    from livr.inference.latent import pick
     from livr.models.attention import NAME, PLAN_KWARG, MaskPlan
     from livr.models.masks import get_policy
     from livr.models.segments import Segment

@@ -70,8 +70,9 @@ def lvr_greedy(lm, batch: dict, spec: LvrSpec, *, max_new_tokens: int, eos, pad_
                banned: torch.Tensor | None = None, end_token: str = END) -> LatentDecode:
     """Latent steps, then greedy text, for a left-padded prompt batch ending in <|lvr_start|>
     (Mirage: <|latent_start|>, with `end_token` <|latent_end|>).
-    `temperature` > 0 samples the text tokens instead (GRPO rollouts; `generator`, one or one per row, seeds them);
-    the latent steps are deterministic either way; `banned` token ids are never sampled."""
+    `temperature` > 0 samples the text tokens instead (GRPO rollouts; `generator`, one or one per
+    row, seeds them); the latent steps are deterministic either way; `banned` token ids are never
+    sampled."""
     from transformers import DynamicCache
 
     model = lm.base_model
@@ -147,11 +148,11 @@ def decoding_spec(lm) -> tuple[LvrSpec | None, str]:
     <|latent_end|>: LVR's mode-switch exit with the cap K)."""
     if lm.lvr is not None:
         return lm.lvr, END
-    mirage = getattr(lm, "mirage", None)
-    if mirage is not None:
+    if lm.mirage is not None:
         from livr.data.mirage_layout import END as MIRAGE_END
 
-        return LvrSpec(steps=mirage.latents, exit="mode_switch", max_steps=mirage.latents), MIRAGE_END
+        k = lm.mirage.latents
+        return LvrSpec(steps=k, exit="mode_switch", max_steps=k), MIRAGE_END
     return None, END
 
 
