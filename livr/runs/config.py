@@ -256,9 +256,10 @@ _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
 
 
-def coerce(name: str, value: Any) -> Any:
-    """Convert a YAML or command-line value to the field's type; ValueError says why not."""
-    hint, optional = _base_type(_HINTS[name])
+def coerce(name: str, value: Any, hint: Any = None) -> Any:
+    """Convert a YAML or command-line value to the field's type (`hint`, by default that of the
+    LivrTrainingConfig field `name`); ValueError says why not."""
+    hint, optional = _base_type(_HINTS[name] if hint is None else hint)
     if value is None or (optional and isinstance(value, str) and value.strip().lower() in ("none", "null", "~")):
         if optional:
             return None

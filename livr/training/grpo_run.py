@@ -92,38 +92,14 @@ class GrpoConfig:
         return {f.name: f.metadata["help"] for f in fields(GrpoConfig)}
 
 
-def _coerce(name: str, value: Any, hint) -> Any:
-    """A YAML or command-line value (`livr train` passes strings) as the field's type; ValueError
-    says why not."""
-    optional = type(None) in typing.get_args(hint)
-    kind = next((t for t in (int, float, str) if t is hint or t in typing.get_args(hint)), str)
-    if optional and (value is None or (isinstance(value, str) and value.strip().lower() in ("none", "null"))):
-        return None
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"expects {kind.__name__}, got {value!r}")
-    if kind is int and isinstance(value, float) and value.is_integer():
-        return int(value)
-    if kind is float and isinstance(value, int):
-        return float(value)
-    if isinstance(value, kind):
-        return value
-    if isinstance(value, str) and kind is not str:
-        try:
-            return kind(value.strip())
-        except ValueError:
-            pass
-    if kind is str and isinstance(value, (int, float)):
-        return str(value)
-    raise ValueError(f"expects {'an integer' if kind is int else 'a number' if kind is float else 'text'}, "
-                     f"got {value!r}")
-
-
 def load_grpo_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> GrpoConfig:
     """GrpoConfig from a YAML file of its fields (optional) with `overrides` on top (the command
     line wins). Values are converted to the fields' types (command-line strings too); `method:
     grpo` may be given (what `livr train` reads) and is dropped. Unknown fields and values that do
     not convert are one ConfigError naming them all."""
     import yaml
+
+    from livr.runs.config import coerce
 
     values: dict[str, Any] = {}
     if path:
@@ -144,7 +120,7 @@ def load_grpo_config(path: str | None = None, overrides: dict[str, Any] | None =
     converted = {}
     for name in set(values) & set(hints):
         try:
-            converted[name] = _coerce(name, values[name], hints[name])
+            converted[name] = coerce(name, values[name], hints[name])
         except ValueError as err:
             problems.append(f"{name} {err}")
     if problems:
@@ -199,12 +175,13 @@ def train_grpo(config: GrpoConfig, *, resume: bool = False, overwrite: bool = Fa
 
 def _order(n: int, seed: int, step: int, prompts: int) -> list[int]:
     """The record indices of `step`: passes over a seeded shuffle, a fresh shuffle per pass."""
-    out = []
+    out, perms = [], {}
     for k in range(step * prompts, (step + 1) * prompts):
         epoch, pos = divmod(k, n)
-        perm = list(range(n))
-        random.Random(seed * 100003 + epoch).shuffle(perm)
-        out.append(perm[pos])
+        if epoch not in perms:  # one shuffle per pass, not one per prompt
+            perms[epoch] = list(range(n))
+            random.Random(seed * 100003 + epoch).shuffle(perms[epoch])
+        out.append(perms[epoch][pos])
     return out
 
 
@@ -220,27 +197,21 @@ def _validate(lm, base, records, max_new_tokens) -> float:
 def write_model_folder(lm, init_from: Path, folder: Path, info: dict[str, Any]) -> None:
     """The current weights as a finished livr run folder that `load_run` (and so `livr eval`,
     `livr probe`) reads: the supervised run's config.yaml, the weights and processor saved as
-    `livr train` saves them, and a metrics.json naming the trained tasks and the GRPO run. Built
-    under a temporary name beside `folder`, then moved in."""
+    `livr train` saves them, and a metrics.json naming the trained tasks and the GRPO run.
+    Published whole (`livr.io.atomic_dir`): the previous folder stays until the new one is complete."""
     import json
     import shutil
-    import tempfile
 
+    from livr.io import atomic_dir
     from livr.runs.folder import CONFIG_FILE
     from livr.runs.folder import METRICS_FILE as RUN_METRICS
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    with atomic_dir(folder, overwrite=True) as tmp:
         lm.model.save_pretrained(str(tmp))
         lm.processor.save_pretrained(str(tmp))
         shutil.copy2(init_from / CONFIG_FILE, tmp / CONFIG_FILE)
         tasks = json.loads((init_from / RUN_METRICS).read_text()).get("tasks")
         atomic_write_json(tmp / RUN_METRICS, {"tasks": tasks, **info})
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, Any]:
