@@ -269,13 +269,18 @@ def test_ablation_runs_are_trained_probed_and_tabled(tmp_path):
     assert "## Ablations (Tables 3 and 4)" in md and "| k2 | livr, K=2, 1+1 epochs |" in md
 
 
-def test_an_lvr_run_beside_livr_in_the_demo(tmp_path):
-    ablations = {"lvr2": {"method": "lvr", "lvr_steps": 2}}
-    path = write_config(tmp_path, tasks=["localization"], attention_examples=0, probe_sft=False,
+def demo_with_ablations(tmp_path, task: str, ablations: dict):
+    """The demo on one task with `ablations` beside LIVR (no control, probes of SFT or maps); its
+    output folder."""
+    path = write_config(tmp_path, tasks=[task], attention_examples=0, probe_sft=False,
                         latents_only=False, ablations=ablations)
     rc, _, err = call("--model", MODEL, "--config", path, "--out", str(tmp_path / "demo"), "--quiet")
     assert rc == 0, err
-    out = tmp_path / "demo"
+    return tmp_path / "demo"
+
+
+def test_an_lvr_run_beside_livr_in_the_demo(tmp_path):
+    out = demo_with_ablations(tmp_path, "localization", {"lvr2": {"method": "lvr", "lvr_steps": 2}})
     metrics = json.loads((out / "runs" / "localization" / "lvr2-seed42" / "metrics.json").read_text())
     assert metrics["method"] == "lvr" and "train_lvr_reconstruction" in metrics["history"][0]
     assert not (out / "probes" / "localization" / "lvr2-seed42").exists()  # LIVR's probes do not apply
@@ -286,12 +291,7 @@ def test_an_lvr_run_beside_livr_in_the_demo(tmp_path):
 def test_a_mirage_run_beside_livr_in_the_demo(tmp_path):
     """method mirage as an ablation: both stages (stage 1 with its cosine term), its own K, its
     row in the report; LIVR's probes do not apply to it."""
-    ablations = {"mirage": {"method": "mirage", "mirage_latents": 2}}
-    path = write_config(tmp_path, tasks=["jigsaw"], attention_examples=0, probe_sft=False,
-                        latents_only=False, ablations=ablations)
-    rc, _, err = call("--model", MODEL, "--config", path, "--out", str(tmp_path / "demo"), "--quiet")
-    assert rc == 0, err
-    out = tmp_path / "demo"
+    out = demo_with_ablations(tmp_path, "jigsaw", {"mirage": {"method": "mirage", "mirage_latents": 2}})
     metrics = json.loads((out / "runs" / "jigsaw" / "mirage-seed42" / "metrics.json").read_text())
     assert metrics["method"] == "mirage" and [h["stage"] for h in metrics["history"]] == [1, 2]
     assert "train_mirage_cosine" in metrics["history"][0]
