@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
+from livr.data.special_tokens import add_special_tokens
 from livr.errors import ConfigError, DataError
 
 START, SLOT, END, LATENT_END = "<|lvr_start|>", "<|lvr|>", "<|lvr_end|>", "<|lvr_latent_end|>"
@@ -62,10 +63,7 @@ class LvrSpec:
 
 def add_lvr_tokens(tokenizer) -> dict[str, int]:
     """Add LVR's special tokens (if missing); their ids by token string."""
-    missing = [t for t in TOKENS if t not in tokenizer.get_vocab()]
-    if missing:
-        tokenizer.add_tokens(missing, special_tokens=True)
-    return {t: int(tokenizer.convert_tokens_to_ids(t)) for t in TOKENS}
+    return add_special_tokens(tokenizer, TOKENS)
 
 
 def select_roi_tokens(roi_tokens, spec: LvrSpec) -> list[int]:

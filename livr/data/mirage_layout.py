@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from livr.data.special_tokens import add_special_tokens
 from livr.errors import ConfigError
 
 START, PAD, END = "<|latent_start|>", "<|latent_pad|>", "<|latent_end|>"
@@ -43,7 +44,4 @@ class MirageSpec:
 
 def add_mirage_tokens(tokenizer) -> dict[str, int]:
     """Add Mirage's special tokens (if missing); their ids by token string."""
-    missing = [t for t in TOKENS if t not in tokenizer.get_vocab()]
-    if missing:
-        tokenizer.add_tokens(missing, special_tokens=True)
-    return {t: int(tokenizer.convert_tokens_to_ids(t)) for t in TOKENS}
+    return add_special_tokens(tokenizer, TOKENS)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from livr.data.collator import Collator, Encoder
+from livr.data.special_tokens import add_special_tokens
 from livr.errors import ConfigError
 from livr.models.backbones import NATIVE_FAMILIES, family_from_model_type, get_adapter
 from livr.models.backbones.base import TinySize, inner_model
@@ -259,31 +260,31 @@ def prepare_backbone(
             "use the latent settings it was trained with"
         )
     latent_ids = add_latent_tokens(processor.tokenizer, spec)
-    lvr_ids: list[int] = []
+    span_tokens: tuple[str, ...] = ()  # the latent span of LVR or Mirage, trainable like the latent rows
     if lvr is not None and lvr.enabled:
-        from livr.models.lvr import TOKENS, add_lvr_tokens
+        from livr.data import lvr_layout
 
-        had_lvr = TOKENS[0] in processor.tokenizer.get_vocab()
-        lvr_ids = list(add_lvr_tokens(processor.tokenizer).values())
+        span_tokens = lvr_layout.TOKENS
     if mirage is not None:
-        from livr.data.mirage_layout import TOKENS as MIRAGE_TOKENS, add_mirage_tokens
+        from livr.data import mirage_layout
 
-        had_lvr = MIRAGE_TOKENS[0] in processor.tokenizer.get_vocab()
-        lvr_ids = list(add_mirage_tokens(processor.tokenizer).values())
+        span_tokens = mirage_layout.TOKENS
+    had_span = bool(span_tokens) and span_tokens[0] in processor.tokenizer.get_vocab()
+    span_ids = list(add_special_tokens(processor.tokenizer, span_tokens).values())
     embeddings = model.get_input_embeddings().weight
     rows_before = embeddings.shape[0]
     if len(processor.tokenizer) > rows_before:
         # mean_resizing would compute a vocab-sized covariance; the latent rows are set below anyway
         model.resize_token_embeddings(len(processor.tokenizer), mean_resizing=False)
         # the new output rows (untied heads) are not saved with a LoRA run: make them reproducible
-        initialise_output_rows(model, [i for i in latent_ids + lvr_ids if i >= rows_before])
+        initialise_output_rows(model, [i for i in latent_ids + span_ids if i >= rows_before])
     if latent_ids and not present:
         info.update(initialise_latent_rows(model, latent_ids, seed))
-    if lvr_ids and not had_lvr:
-        initialise_latent_rows(model, lvr_ids, seed + 1)
+    if span_ids and not had_span:
+        initialise_latent_rows(model, span_ids, seed + 1)
 
     if trainable:
-        model = _attach_trainable(model, adapter, latent_ids + lvr_ids, lora=lora, full_finetune=full_finetune,
+        model = _attach_trainable(model, adapter, latent_ids + span_ids, lora=lora, full_finetune=full_finetune,
                                   train_vision=train_vision, r=lora_r, alpha=lora_alpha, dropout=lora_dropout)
     else:
         model.requires_grad_(False)
