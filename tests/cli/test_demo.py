@@ -233,8 +233,19 @@ def test_presets_and_config_checks(tmp_path):
         load_demo_config(overrides={"train_sise": 3})
     with pytest.raises(ConfigError, match="training: learning_rate is set by the demo"):
         load_demo_config(overrides={"training": {"learning_rate": 1.0}})
-    with pytest.raises(ConfigError, match="lora_r must be > 0"):
-        load_demo_config(overrides={"training": {"lora_r": 0}})
+    with pytest.raises(ConfigError, match=r"lora_dropout must be in \[0, 1\)"):
+        load_demo_config(overrides={"training": {"lora_dropout": 1.5}})
+    with pytest.raises(ConfigError, match="lora_r must be at least 1, got 0"):
+        load_demo_config(overrides={"lora_r": "0"})
+    with pytest.raises(ConfigError, match="lora_r: unknown task 'countin'"):
+        load_demo_config(overrides={"lora_r": {"countin": 8}})
+    ranks = load_demo_config(overrides={"lora_r": {"counting": 8}})
+    assert [ranks.lora_r_for(t) for t in ("counting", "jigsaw")] == [8, 16]
+    fields = ranks.training_overrides("livr", "counting", 42, "d", "o", True)
+    assert (fields["lora_r"], fields["lora_alpha"]) == (8, 16)
+    assert load_demo_config(overrides={"lora_r": "32"}).lora_r_for("jigsaw") == 32
+    with pytest.raises(ConfigError, match="training: lora_r is set by the demo"):
+        load_demo_config(overrides={"training": {"lora_r": 8}})
     with pytest.raises(ConfigError, match="--seeds: expects integers"):
         load_demo_config(overrides={"seeds": "4,x"})
     with pytest.raises(ConfigError, match="level: task 'counting' has no level 'hardest'.*paper"):
