@@ -33,9 +33,11 @@ LANGUAGE_MODEL_LORA_PATTERN = (
 
 
 def tiny_layer_types(layers: int) -> list[str]:
-    """Linear and full attention alternating, starting with linear (at least 3 layers: a linear
-    layer both before and after a full one, which a real 3:1 stack also has)."""
-    return ["full_attention" if i % 2 else "linear_attention" for i in range(max(layers, 3))]
+    """Under 4 layers: linear, full, linear (3 layers at least: a linear layer both before and
+    after a full one). From 4 layers: the released pattern, a full-attention layer every 4th."""
+    if layers < 4:
+        return ["linear_attention", "full_attention", "linear_attention"]
+    return ["full_attention" if i % 4 == 3 else "linear_attention" for i in range(layers)]
 
 
 @torch.no_grad()
