@@ -153,9 +153,11 @@ def section_hybrid(result: dict | None) -> list[str]:
     lines = ["## Qwen3.5 (hybrid linear attention) next to Qwen3-VL", ""]
     if result is None:
         return lines + [f"Not measured yet: `{COMMANDS['hybrid_step']}`.", ""]
-    lines += ["Each pair (Direct SFT, LIVR) built from one seed, batch 1, stage 1 on `livr_masked`; the "
-              f"three steps in rotating order, medians of {result['repeats']} after {result['warmup']} "
-              "warm-up. On Qwen3.5, stage 1 runs every linear-attention layer a second time over the "
+    lines += ["Sizes of `benchmarks/training_step.py` (tiny: text 128, 2 layers on Qwen3-VL, 3 on Qwen3.5; "
+              "small: text 512 x 8 layers, vision 256 x 4); each pair (Direct SFT, LIVR) built from one seed, "
+              "batch 1, stage 1 on `livr_masked`; the three steps in rotating order, medians of "
+              f"{result['repeats']} after {result['warmup']} warm-up rounds, subnormal floats flushed to zero "
+              "(docs/performance-notes.md says why). On Qwen3.5, stage 1 runs every linear-attention layer a second time over the "
               "sequence without the image tokens, for the rows blind to the image "
               "(`livr.models.linear_attention`): the cost beyond the floor (L + K) / L that Qwen3-VL does "
               "not pay. \"over floor\" is stage 1 / SFT divided by the floor, minus 1. Linear layers run "
