@@ -55,7 +55,9 @@ def answer_logits_move(lm, batch, inputs):
     return (a - b).abs().max().item()
 
 
-def test_wrapped_layers_and_lora_targets(models):
+def test_wrapped_layers_and_lora_targets(models, letter_records):
+    """Both linear layers wrapped; LoRA on both layer kinds, and peft's LoRA layers (set on the
+    wrapper) are the ones the wrapped module runs: their B matrices get gradient on both paths."""
     lm = models[4]
     layers = linear_attention.linear_attention_modules(lm.model)
     assert len(layers) == 2 and all(isinstance(m, linear_attention.LinearBottleneck) for _, _, m in layers)
@@ -64,6 +66,13 @@ def test_wrapped_layers_and_lora_targets(models):
                    "self_attn.q_proj", "self_attn.o_proj"):
         assert any(f"{target}.lora_A" in n for n in names), target
     assert not any("in_proj_a" in n or "in_proj_b" in n or "visual" in n or "mlp.experts" in n for n in names)
+    batch = lm.collator("bottleneck")(letter_records)
+    for policy in ("bottleneck", "standard"):
+        lm.model.zero_grad(set_to_none=True)
+        lm(batch, mask_policy=policy).loss.backward()
+        grads = {n: p.grad for n, p in lm.model.named_parameters() if "linear_attn" in n and "lora_B" in n}
+        assert len(grads) == 6 and all(g is not None and g.abs().max() > 0 for g in grads.values()), policy
+    lm.model.zero_grad(set_to_none=True)
 
 
 def test_naive_4d_mask_leaks_the_image_through_linear_layers(models, letter_records):
