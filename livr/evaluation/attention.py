@@ -2,9 +2,9 @@
 
 `capture_attention(lm, on_layer)` switches the language model to eager attention (sdpa never
 materialises the weights) and hooks every decoder layer's self-attention module through torch's
-public forward hooks (the full-attention layers of a hybrid model); `on_layer(layer_index, weights)` receives each layer's (B, heads, q, k)
-softmax weights once and may keep only a reduction, so memory stays at one layer's worth even
-for 36-layer models. The attention kernel is restored on exit. The weights are post-mask: a
+public forward hooks (in a hybrid model such as Qwen3.5, its full-attention layers only);
+`on_layer(layer_index, weights)` receives each layer's (B, heads, q, k) softmax weights once and
+may keep only a reduction, so memory stays at one layer's worth even for 36-layer models. The attention kernel is restored on exit. The weights are post-mask: a
 blocked key gets exactly 0.
 
 Two reductions of the paper are built on it:

@@ -98,13 +98,13 @@ class LivrModel:
                 inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
             return inputs
         inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
-        # the kernel may have been switched since loading (eager, to read attention weights)
         plan = None
         if self.adapter.linear_attention:  # hybrid models: the linear layers need the plan too
             from livr.models.linear_attention import PLAN_KWARG as LINEAR_PLAN
 
             plan = MaskPlan.for_training(batch["segment_ids"], policy)
             inputs[LINEAR_PLAN] = plan
+        # the kernel may have been switched since loading (eager, to read attention weights)
         if self.attention == NAME and not force_4d and text_attention(self.base_model) == NAME:
             inputs[PLAN_KWARG] = plan or MaskPlan.for_training(batch["segment_ids"], policy)
         else:
