@@ -6,10 +6,11 @@ blockwise `livr_masked` path) bottlenecks only the full-attention layers of a hy
 the prompt and answer rows keep reading the image through the linear layers
 (tests/models/test_linear_bottleneck.py measures that leak).
 
-`LinearBottleneck` wraps one linear-attention module. Without a plan it calls the module exactly
-as transformers does (the standard policy runs the model as shipped). With a plan (keyword
-`livr_linear_plan`, the same `MaskPlan` the masked attention path gets) every row is given the
-output of the module run over the keys its policy lets it see:
+`install` puts a forward pre-hook and a forward hook (torch's public hook API) on every
+unmodified `linear_attn` module. Without a plan both do nothing (the standard policy runs the
+model as transformers ships it). With a plan (keyword `livr_linear_plan`, the same `MaskPlan` the
+masked attention path gets; the decoder layer passes its keywords on to the module) every row is
+given the output of the module run over the keys its policy lets it see:
 
     rows whose role blocks nothing (image, latent, pad rows under `bottleneck`): the full stream
     rows whose role blocks a set of segments S (template, prompt and answer rows: S = {image}):
@@ -18,25 +19,30 @@ output of the module run over the keys its policy lets it see:
 
 so under `bottleneck` the conv window and the recurrent state of a prompt or answer row never
 contain an image token, and a latent's own hidden state (which sees the image) is the only route
-from the image to them, as in the full-attention layers. One extra pass per distinct blocked set
-(one for every shipped policy but `bottleneck_latent_blind`, which has two). The removed keys are
-gathered out, not multiplied by zero, so the gradient to them from blinded rows is exactly 0.
+from the image to them, as in the full-attention layers. One pass per distinct blocked set (plus
+the full one where some rows block nothing): the pre-hook turns the module's own call into the
+first pass, the forward hook runs the others through `module.forward` (no hooks again) and
+returns the scattered output. Every shipped policy but `bottleneck_latent_blind` (two blind sets)
+costs one extra pass. The removed keys are gathered out, not multiplied by zero, so the gradient
+to them from blinded rows is exactly 0.
 
 Pads: the module's own 2-D padding mask is lost once a 4-D mask or a plan replaces the 2-D mask,
-so the wrapper passes one built from the plan's PAD segment (pad inputs zeroed, as transformers
-does for a padded batch); packed sequences are padded on the left with zeros, which leave the
+so each pass gets one built from the plan's PAD segment (pad inputs zeroed, as transformers does
+for a padded batch); packed sequences are padded on the left with zeros, which leave the
 convolution and the recurrent state at exactly zero.
 
 Decoding with a cache: the prefill stores in the cache the stream of the ANSWER role's blocked
 set (every generated token is an answer row), so the following one-token steps continue it.
 
-Installing replaces `layer.linear_attn` through the module tree (`setattr` on the decoder layer,
-as peft does). The wrapper shares the wrapped module's parameter, buffer and submodule tables, so
-parameter names, state dicts, LoRA targets, saved adapters and exports are exactly those of the
-unwrapped model, and peft's LoRA layers, set on the wrapper, are seen by the module it runs.
+The modules themselves are not replaced, so parameter names, state dicts, LoRA targets, saved
+adapters and exports are those of the plain model.
 """
 
 from __future__ import annotations
+
+import threading
+import weakref
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -44,50 +50,26 @@ from torch import nn
 from livr.models.segments import NUM_SEGMENTS, Segment
 
 PLAN_KWARG = "livr_linear_plan"
-_INNER = "_livr_linear_inner"
+_POSITIONAL = ("hidden_states", "cache_params", "attention_mask")  # Qwen3_5GatedDeltaNet.forward
+
+_handles: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> its two hook handles
+# what each pre-hook leaves for its forward hook: per thread (DataParallel runs replicas in
+# threads), a stack of (module, pending passes) so that nested or repeated calls (gradient
+# checkpointing recomputes a layer in the backward pass) each pop their own
+_calls = threading.local()
 
 
-class LinearBottleneck(nn.Module):
-    """A linear-attention module that applies a mask policy's plan when one is passed."""
-
-    def __init__(self, inner: nn.Module):
-        super().__init__()
-        self.__dict__[_INNER] = inner  # not a registered child: its tables are shared below
-        self._parameters = inner._parameters
-        self._buffers = inner._buffers
-        self._non_persistent_buffers_set = inner._non_persistent_buffers_set
-        self._modules = inner._modules
-        self.training = inner.training
-
-    @property
-    def wrapped(self) -> nn.Module:
-        return self.__dict__[_INNER]
-
-    def __getattr__(self, name):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            inner = self.__dict__.get(_INNER)
-            if inner is None:
-                raise
-            return getattr(inner, name)  # layer_idx, conv_kernel_size, ...
-
-    def train(self, mode: bool = True):
-        super().train(mode)
-        self.wrapped.training = mode
-        return self
-
-    def extra_repr(self) -> str:
-        return f"wraps {type(self.wrapped).__name__}"
-
-    def forward(self, hidden_states, cache_params=None, attention_mask=None, **kwargs):
-        from livr.models.attention import PLAN_KWARG as ATTENTION_PLAN
-
-        plan = kwargs.pop(PLAN_KWARG, None)
-        kwargs.pop(ATTENTION_PLAN, None)  # for the full-attention layers only
-        if plan is None:
-            return self.wrapped(hidden_states, cache_params=cache_params, attention_mask=attention_mask, **kwargs)
-        return bottleneck_forward(self.wrapped, plan, hidden_states, cache_params, kwargs)
+@dataclass
+class _Pass:
+    """One run of the module: its input, cache and 2-D mask, and where its rows go. `code` 0 is
+    the full stream (its output is the base of the result); otherwise `rows` (b, l) of the
+    result take the output at `where` (b, l)."""
+    code: int
+    hidden: torch.Tensor
+    cache: object
+    mask: torch.Tensor | None
+    rows: tuple | None = None
+    where: torch.Tensor | None = None
 
 
 def _codes(blocked: torch.Tensor) -> torch.Tensor:
@@ -112,8 +94,10 @@ def _pack(hidden: torch.Tensor, keep: torch.Tensor):
     return packed, mask, where
 
 
-def bottleneck_forward(inner: nn.Module, plan, hidden_states: torch.Tensor, cache_params, kwargs: dict):
-    """`inner`'s output (B, L, D) with each row computed over the keys its role may see."""
+def plan_passes(plan, hidden_states: torch.Tensor, cache_params) -> list[_Pass]:
+    """The runs of the module that give each row of `hidden_states` (B, L, D) the output over the
+    keys its role may see: the full stream first where some rows block nothing, then one per
+    blocked set. Only the pass whose set is the answer role's gets the cache."""
     table = plan.table.to(hidden_states.device)
     roles = plan.roles.to(hidden_states.device)
     codes = _codes(table[roles])  # (B, L)
@@ -122,7 +106,7 @@ def bottleneck_forward(inner: nn.Module, plan, hidden_states: torch.Tensor, cach
         if not bool((codes == cache_code).all()):
             raise ValueError("a linear-attention layer can continue only answer rows after a prefill "
                              f"(the cache holds their stream); {PLAN_KWARG} has other roles")
-        return inner(hidden_states, cache_params=cache_params, attention_mask=None, **kwargs)
+        return [_Pass(0, hidden_states, cache_params, None)]
     segments = plan.key_segments.to(hidden_states.device)
     if roles.shape[1] != hidden_states.shape[1] or segments.shape[1] != hidden_states.shape[1]:
         raise ValueError(f"{PLAN_KWARG} describes {roles.shape[1]} rows over {segments.shape[1]} keys, "
@@ -132,50 +116,114 @@ def bottleneck_forward(inner: nn.Module, plan, hidden_states: torch.Tensor, cach
     groups = set(codes.unique().tolist())
     if cache_params is not None:
         groups.add(cache_code)
-    out = None
+    passes = []
     if 0 in groups:
-        out = inner(hidden_states, cache_params=cache_params if cache_code == 0 else None,
-                    attention_mask=valid.to(hidden_states.dtype), **kwargs)
+        passes.append(_Pass(0, hidden_states, cache_params if cache_code == 0 else None,
+                            valid.to(hidden_states.dtype)))
     for code in sorted(groups - {0}):
         blocked = torch.tensor([bool(code >> s & 1) for s in range(NUM_SEGMENTS)], device=segments.device)
         rows = codes == code
         keep = (valid & ~blocked[segments]) | rows
         packed, mask, where = _pack(hidden_states, keep)
-        sub = inner(packed, cache_params=cache_params if code == cache_code else None, attention_mask=mask,
-                    **kwargs)
-        b, l = rows.nonzero(as_tuple=True)
+        passes.append(_Pass(code, packed, cache_params if code == cache_code else None, mask,
+                            rows.nonzero(as_tuple=True), where))
+    return passes
+
+
+def scatter(hidden_states: torch.Tensor, passes: list[_Pass], outputs: list[torch.Tensor]) -> torch.Tensor:
+    """The (B, L, D) result of `passes` given their outputs, in order."""
+    out = None
+    for p, sub in zip(passes, outputs):
+        if p.code == 0:
+            out = sub
+            continue
+        b, l = p.rows
         if out is None:
             out = sub.new_zeros(hidden_states.shape[:2] + sub.shape[2:])
-        out = out.index_put((b, l), sub[b, where[b, l]])
+        out = out.index_put((b, l), sub[b, p.where[b, l]])
     return out
 
 
-def linear_attention_modules(model) -> list[tuple[nn.Module, str, nn.Module]]:
-    """(decoder layer, attribute name, module) for every linear-attention module of `model`."""
+def _stack() -> list:
+    if not hasattr(_calls, "stack"):
+        _calls.stack = []
+    return _calls.stack
+
+
+def _before(module, args, kwargs):
+    """Forward pre-hook: take the plan keywords out; with a plan, make this call the first pass."""
+    from livr.models.attention import PLAN_KWARG as ATTENTION_PLAN
+
+    stack = _stack()
+    stack.append((module, None))  # first, so that the forward hook pops it even if this raises
+    if PLAN_KWARG not in kwargs and ATTENTION_PLAN not in kwargs:
+        return None
+    kwargs = dict(kwargs)
+    plan = kwargs.pop(PLAN_KWARG, None)
+    kwargs.pop(ATTENTION_PLAN, None)  # for the full-attention layers only
+    if plan is None:
+        return args, kwargs
+    kwargs.update(zip(_POSITIONAL, args))
+    passes = plan_passes(plan, kwargs["hidden_states"], kwargs.get("cache_params"))
+    stack[-1] = (module, (kwargs["hidden_states"], passes))
+    first = passes[0]
+    return (), dict(kwargs, hidden_states=first.hidden, cache_params=first.cache, attention_mask=first.mask)
+
+
+def _after(module, args, kwargs, output):
+    """Forward hook (always called, so the stack stays balanced when the forward raises): run the
+    remaining passes through `module.forward` and return the scattered output."""
+    stack = _stack()
+    if not stack or stack[-1][0] is not module:
+        return None
+    _, pending = stack.pop()
+    if pending is None or output is None:
+        return None
+    hidden_states, passes = pending
+    rest = {k: v for k, v in kwargs.items() if k not in _POSITIONAL}
+    outputs = [output] + [module.forward(hidden_states=p.hidden, cache_params=p.cache, attention_mask=p.mask, **rest)
+                          for p in passes[1:]]
+    return scatter(hidden_states, passes, outputs)
+
+
+def attach(module: nn.Module) -> None:
+    """Put the bottleneck hooks on one linear-attention module (once)."""
+    if module not in _handles:
+        _handles[module] = (module.register_forward_pre_hook(_before, with_kwargs=True),
+                            module.register_forward_hook(_after, with_kwargs=True, always_call=True))
+
+
+def detach(module: nn.Module) -> bool:
+    """Take the hooks off `module`; whether it had them."""
+    handles = _handles.pop(module, None)
+    for handle in handles or ():
+        handle.remove()
+    return handles is not None
+
+
+def attached(module: nn.Module) -> bool:
+    """Whether `attach` hooked `module` (and `detach` has not unhooked it)."""
+    return module in _handles
+
+
+def linear_attention_modules(model) -> list[nn.Module]:
+    """Every linear-attention module (a decoder layer's `linear_attn`) of `model`."""
     found = []
     for module in model.modules():
         child = getattr(module, "linear_attn", None) if getattr(module, "block_type", None) else None
         if isinstance(child, nn.Module):
-            found.append((module, "linear_attn", child))
+            found.append(child)
     return found
 
 
 def install(model) -> int:
-    """Wrap every linear-attention module of `model` in `LinearBottleneck` (idempotent).
-    Returns how many are wrapped."""
-    count = 0
-    for parent, name, child in linear_attention_modules(model):
-        if not isinstance(child, LinearBottleneck):
-            setattr(parent, name, LinearBottleneck(child))
-        count += 1
-    return count
+    """Hook every linear-attention module of `model` (idempotent). Returns how many are hooked."""
+    modules = linear_attention_modules(model)
+    for module in modules:
+        attach(module)
+    return len(modules)
 
 
 def uninstall(model) -> int:
-    """Put the wrapped modules back (the model is then exactly transformers' again)."""
-    count = 0
-    for parent, name, child in linear_attention_modules(model):
-        if isinstance(child, LinearBottleneck):
-            setattr(parent, name, child.wrapped)
-            count += 1
-    return count
+    """Take the hooks off again (the model is then exactly transformers' again); how many had them."""
+    return sum(detach(m) for m in linear_attention_modules(model))

@@ -55,12 +55,14 @@ def answer_logits_move(lm, batch, inputs):
     return (a - b).abs().max().item()
 
 
-def test_wrapped_layers_and_lora_targets(models, letter_records):
-    """Both linear layers wrapped; LoRA on both layer kinds, and peft's LoRA layers (set on the
-    wrapper) are the ones the wrapped module runs: their B matrices get gradient on both paths."""
+def test_hooked_layers_and_lora_targets(models, letter_records):
+    """Both linear layers hooked (`install` again is harmless); LoRA on both layer kinds, and
+    peft's LoRA layers in the linear layers get gradient on both paths (under the bottleneck
+    through every pass the hooks run)."""
     lm = models[4]
     layers = linear_attention.linear_attention_modules(lm.model)
-    assert len(layers) == 2 and all(isinstance(m, linear_attention.LinearBottleneck) for _, _, m in layers)
+    assert len(layers) == 2 and all(linear_attention.attached(m) for m in layers)
+    assert linear_attention.install(lm.base_model) == 2
     names = lm.trainable_parameter_names()
     for target in ("linear_attn.in_proj_qkv", "linear_attn.in_proj_z", "linear_attn.out_proj",
                    "self_attn.q_proj", "self_attn.o_proj"):
@@ -73,6 +75,31 @@ def test_wrapped_layers_and_lora_targets(models, letter_records):
         grads = {n: p.grad for n, p in lm.model.named_parameters() if "linear_attn" in n and "lora_B" in n}
         assert len(grads) == 6 and all(g is not None and g.abs().max() > 0 for g in grads.values()), policy
     lm.model.zero_grad(set_to_none=True)
+
+
+def test_gradient_checkpointing_recomputes_the_same_passes(models, letter_records):
+    """With activation checkpointing (non-reentrant, as `livr train` sets it) the hooks run again
+    when the backward pass recomputes a layer: the loss and every gradient are those without it."""
+    lm = models[4]
+    batch = lm.collator("bottleneck")(letter_records)
+
+    def step():
+        lm.model.zero_grad(set_to_none=True)
+        torch.manual_seed(0)  # the same LoRA dropout draws
+        loss = lm(batch, mask_policy="bottleneck").loss
+        loss.backward()
+        return loss.detach(), {n: p.grad.clone() for n, p in lm.model.named_parameters() if p.grad is not None}
+
+    loss, grads = step()
+    lm.base_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    try:
+        checkpointed, again = step()
+    finally:
+        lm.base_model.gradient_checkpointing_disable()
+        lm.model.zero_grad(set_to_none=True)
+    assert torch.equal(loss, checkpointed) and again.keys() == grads.keys()
+    for name, grad in grads.items():
+        torch.testing.assert_close(again[name], grad, rtol=1e-5, atol=1e-7, msg=name)
 
 
 def test_naive_4d_mask_leaks_the_image_through_linear_layers(models, letter_records):
@@ -111,8 +138,8 @@ def test_bottleneck_blocks_the_image_exactly(models, path, side, answers, reques
 
 
 def test_standard_policy_is_transformers_model(models, records):
-    """Under `standard` the wrapped model gives exactly the unwrapped model's logits, and the
-    wrapper changes no parameter name (checkpoints, adapters and exports are unchanged)."""
+    """Under `standard` the hooked model gives exactly the unhooked model's logits, and the hooks
+    change no parameter name (checkpoints, adapters and exports are unchanged)."""
     lm = models[4]
     lm.model.eval()
     batch = lm.collator("standard")(records)
@@ -120,15 +147,16 @@ def test_standard_policy_is_transformers_model(models, records):
     assert linear_attention.PLAN_KWARG not in inputs
     keys = list(lm.model.state_dict())
     with torch.no_grad():
-        wrapped = lm.model(**inputs).logits
+        hooked = lm.model(**inputs).logits
         assert linear_attention.uninstall(lm.base_model) == 2
         try:
+            assert not any(linear_attention.attached(m) for m in linear_attention.linear_attention_modules(lm.model))
             assert list(lm.model.state_dict()) == keys
             plain = lm.model(**inputs).logits
         finally:
             linear_attention.install(lm.base_model)
     lm.model.train()
-    assert torch.equal(wrapped, plain)
+    assert torch.equal(hooked, plain)
 
 
 @pytest.mark.parametrize("policy", ["bottleneck", "answer_bottleneck"])
@@ -137,8 +165,8 @@ def test_masked_generation_continues_the_answer_stream(many_images, policy):
     layer) and their log-probabilities equal those of one full forward over prompt + those tokens
     under the policy; the linear layers have long memory, so a wrong stream would show."""
     lm = load_backbone("tiny:qwen3_5", num_latents=4, seed=4, trainable=False)
-    for _, _, wrapper in linear_attention.linear_attention_modules(lm.model):
-        remember(wrapper.wrapped)
+    for layer in linear_attention.linear_attention_modules(lm.model):
+        remember(layer)
     batch = prompt_collator(lm).pad(encode_prompts(lm, many_images))
     logprobs = []
     tokens = masked_greedy(lm, batch, policy, max_new_tokens=4, eos=-1, pad_token_id=lm.tokenizer.pad_token_id,
@@ -175,9 +203,16 @@ def remember(inner):
 
 
 def long_memory_layer(lm):
-    """A long-memory copy of the model's first linear-attention layer, wrapped afresh."""
-    (_, _, wrapper), *_ = linear_attention.linear_attention_modules(lm.model)
-    return linear_attention.LinearBottleneck(remember(copy.deepcopy(wrapper.wrapped)))
+    """A long-memory copy of the model's first linear-attention layer (copied unhooked), hooked.
+    Called without a plan it is the plain module."""
+    first = linear_attention.linear_attention_modules(lm.model)[0]
+    linear_attention.detach(first)
+    try:
+        layer = remember(copy.deepcopy(first))
+    finally:
+        linear_attention.attach(first)
+    linear_attention.attach(layer)
+    return layer
 
 
 @pytest.mark.parametrize("policy,blind", [
@@ -190,12 +225,12 @@ def test_each_row_reads_exactly_the_keys_it_may_see(models, policy, blind):
     from livr.models.attention import MaskPlan
     from livr.models.masks import query_roles
 
-    wrapper = long_memory_layer(models[0])
+    layer = long_memory_layer(models[0])
     torch.manual_seed(0)
-    hidden = torch.randn(*SEGMENTS.shape, wrapper.hidden_size)
+    hidden = torch.randn(*SEGMENTS.shape, layer.hidden_size)
     with torch.no_grad():
-        out = wrapper(hidden, livr_linear_plan=MaskPlan.for_training(SEGMENTS, policy))
-        full = wrapper(hidden, attention_mask=(SEGMENTS != PAD).float())
+        out = layer(hidden, livr_linear_plan=MaskPlan.for_training(SEGMENTS, policy))
+        full = layer(hidden, attention_mask=(SEGMENTS != PAD).float())
         roles = query_roles(SEGMENTS)
         checked, differ = 0, 0
         for b in range(len(SEGMENTS)):
@@ -204,7 +239,7 @@ def test_each_row_reads_exactly_the_keys_it_may_see(models, policy, blind):
                 keep = torch.tensor([s not in hidden_from for s in SEGMENTS[b].tolist()])
                 keep[row] = True
                 keep[row + 1:] = False
-                expected = wrapper.wrapped(hidden[b, keep][None])[0, -1]
+                expected = layer(hidden[b, keep][None])[0, -1]
                 torch.testing.assert_close(out[b, row], expected, rtol=1e-4, atol=1e-5)
                 checked += 1
                 differ += (full[b, row] - expected).abs().max().item() > 1e-2
@@ -219,17 +254,37 @@ def test_prefill_leaves_the_answer_stream_in_the_cache(models):
     from livr.models.attention import MaskPlan
 
     lm = models[0]
-    wrapper = long_memory_layer(lm)
+    layer = long_memory_layer(lm)
     prompts = SEGMENTS[:, :8].clone()
     prompts[1] = torch.tensor([PAD, PAD, T, I, I, P, L, T])
     torch.manual_seed(1)
-    hidden = torch.randn(*prompts.shape, wrapper.hidden_size)
-    new = torch.randn(len(prompts), 1, wrapper.hidden_size)
+    hidden = torch.randn(*prompts.shape, layer.hidden_size)
+    new = torch.randn(len(prompts), 1, layer.hidden_size)
     cache = DynamicCache(config=lm.base_model.config.get_text_config())
     with torch.no_grad():
-        wrapper(hidden, cache_params=cache, livr_linear_plan=MaskPlan.for_prompts(prompts, "bottleneck"))
-        step = wrapper(new, cache_params=cache, livr_linear_plan=MaskPlan.for_new_tokens(prompts, 0, "bottleneck"))
+        layer(hidden, cache_params=cache, livr_linear_plan=MaskPlan.for_prompts(prompts, "bottleneck"))
+        step = layer(new, cache_params=cache, livr_linear_plan=MaskPlan.for_new_tokens(prompts, 0, "bottleneck"))
         for b in range(len(prompts)):
             keep = (prompts[b] != PAD) & (prompts[b] != I)
-            expected = wrapper.wrapped(torch.cat([hidden[b, keep], new[b]])[None])[0, -1]
+            expected = layer(torch.cat([hidden[b, keep], new[b]])[None])[0, -1]
             torch.testing.assert_close(step[b, 0], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_attach_is_idempotent_and_detach_restores_the_module(models):
+    """Attached twice, detached once: no hook is left, the plan keyword reaches the module, whose
+    reference kernels ignore it, and the layer runs as shipped; attached, the plan blinds rows."""
+    from livr.models.attention import MaskPlan
+
+    layer = long_memory_layer(models[0])
+    linear_attention.attach(layer)
+    torch.manual_seed(2)
+    hidden = torch.randn(*SEGMENTS.shape, layer.hidden_size)
+    plan = MaskPlan.for_training(SEGMENTS, "bottleneck")
+    mask = (SEGMENTS != PAD).float()
+    with torch.no_grad():
+        blind = layer(hidden, livr_linear_plan=plan)
+        assert linear_attention.detach(layer) and not linear_attention.attached(layer)
+        assert not linear_attention.detach(layer)
+        plain = layer(hidden, attention_mask=mask)
+        assert torch.equal(layer(hidden, attention_mask=mask, livr_linear_plan=plan), plain)
+    assert (blind - plain).abs().max() > 1e-2

@@ -3,9 +3,9 @@
 Most decoder layers are Gated DeltaNet linear attention (`linear_attn`: a causal short
 convolution and a recurrent state), with a full-attention layer (`self_attn`) every few layers.
 The linear layers never read an attention mask, so a bottleneck needs its own treatment there:
-`prepare_model` wraps each of them in `livr.models.linear_attention.LinearBottleneck`, which does
-nothing unless a non-standard policy's plan is passed (`model_inputs` passes it). Vision side and
-positions are Qwen3-VL's (patch 16, merge 2, M-RoPE from `get_rope_index`, processed by
+`prepare_model` puts forward hooks on each of them (`livr.models.linear_attention.install`),
+which do nothing unless a non-standard policy's plan is passed (`model_inputs` passes it). Vision
+side and positions are Qwen3-VL's (patch 16, merge 2, M-RoPE from `get_rope_index`, processed by
 `Qwen3VLProcessor`, so the same image-only processor subclass serves here).
 
 LoRA: in full-attention layers q/k/v/o_proj, in linear-attention layers `in_proj_qkv` (queries,
