@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from common import RESULTS, ROOT
+from hybrid_step import markdown as hybrid_markdown
 from masked_attention import markdown as masked_markdown
 from training_step import markdown
 
@@ -27,6 +28,7 @@ COMMANDS = {
     "real_size_grouped": ".venv/bin/python benchmarks/real_size.py --attention sdpa-grouped "
                          "--out benchmarks/results/real_size_grouped.json",
     "masked_attention": ".venv/bin/python benchmarks/masked_attention.py",
+    "hybrid_step": ".venv/bin/python benchmarks/hybrid_step.py",
     "evaluation": ".venv/bin/python benchmarks/evaluation.py",
     "data_generation": ".venv/bin/python benchmarks/data_generation.py",
     "data_synth": ".venv/bin/python benchmarks/data_generation.py --synth",
@@ -146,6 +148,25 @@ def section_masked(result: dict | None) -> list[str]:
     return lines
 
 
+def section_hybrid(result: dict | None) -> list[str]:
+    """Qwen3.5 next to Qwen3-VL, stage 1 and 2 against Direct SFT (benchmarks/hybrid_step.py)."""
+    lines = ["## Qwen3.5 (hybrid linear attention) next to Qwen3-VL", ""]
+    if result is None:
+        return lines + [f"Not measured yet: `{COMMANDS['hybrid_step']}`.", ""]
+    lines += ["Sizes of `benchmarks/training_step.py` (tiny: text 128, 2 layers on Qwen3-VL, 3 on Qwen3.5; "
+              "small: text 512 x 8 layers, vision 256 x 4); each pair (Direct SFT, LIVR) built from one seed, "
+              "batch 1, stage 1 on `livr_masked`; the three steps in rotating order, medians of "
+              f"{result['repeats']} after {result['warmup']} warm-up rounds, subnormal floats flushed to zero "
+              "(docs/performance-notes.md says why). On Qwen3.5, stage 1 runs every linear-attention layer a second time over the "
+              "sequence without the image tokens, for the rows blind to the image "
+              "(`livr.models.linear_attention`): the cost beyond the floor (L + K) / L that Qwen3-VL does "
+              "not pay. \"over floor\" is stage 1 / SFT divided by the floor, minus 1. Linear layers run "
+              "transformers' reference PyTorch kernels here (no flash-linear-attention or causal-conv1d "
+              "on a CPU).", "", f"`{COMMANDS['hybrid_step']}`; {where(result)}", "",
+              hybrid_markdown(result["rows"]), ""]
+    return lines
+
+
 def section_synth(ds: dict | None) -> list[str]:
     """`livr data synth` of N train records per task: CPU seconds per step, then the command's wall
     time at each --workers (a fresh process: start-up and imports included)."""
@@ -197,6 +218,7 @@ def build(results: Path, out: Path, plot: Path) -> str:
                                   f" {data['real_size']['parameters'] / 1e9:.2f}B parameters, "
                                   f"{data['real_size']['dtype']}." if "real_size" in data else ""))
     lines += section_masked(data.get("masked_attention"))
+    lines += section_hybrid(data.get("hybrid_step"))
     lines += section_attention(data)
     lines += ["## Evaluation throughput", ""]
     if "evaluation" in data:

@@ -52,9 +52,9 @@ def sizes():
 
 
 def build(size, num_latents: int, max_pixels: int, *, seed: int = 0, config=None, dtype=None,
-          attention: str = "4d", attn_implementation: str = "sdpa"):
-    """A LivrModel of the Qwen2.5-VL class, random init from `seed`: the tiny offline processor,
-    the architecture of `size` (a TinySize) or of a full `config` (a Qwen2_5_VLConfig).
+          attention: str = "4d", attn_implementation: str = "sdpa", family: str = "qwen2_5_vl"):
+    """A LivrModel of the Qwen2.5-VL class (or another Qwen `family`), random init from `seed`: the
+    tiny offline processor, the architecture of `size` (a TinySize) or of a full `config`.
     `attention` is the masked path of stage 1: "4d" (the additive 4-D mask, which this script's
     tables measure) or "livr_masked" (benchmarks/masked_attention.py compares the two)."""
     import torch
@@ -63,27 +63,29 @@ def build(size, num_latents: int, max_pixels: int, *, seed: int = 0, config=None
     from livr.models.latents import LatentSpec
     from livr.models.loading import prepare_backbone
 
-    adapter = get_adapter("qwen2_5_vl")
+    adapter = get_adapter(family)
     processor = adapter.tiny_processor(max_pixels)
     if config is None:
         config = adapter.tiny_config(processor.tokenizer, size, tie_word_embeddings=False)
     torch.manual_seed(seed)
     model = adapter.model_class._from_config(config, attn_implementation=attn_implementation, dtype=dtype)
-    return prepare_backbone(model, processor, "qwen2_5_vl", name="benchmark", seed=seed,
+    return prepare_backbone(model, processor, family, name="benchmark", seed=seed,
                             spec=LatentSpec(num_latents=num_latents), attention=attention)
 
 
-def side_for(image_tokens: int) -> int:
+def side_for(image_tokens: int, unit: int = 28) -> int:
+    """Image side for `image_tokens` LM tokens, `unit` pixels per merged token (28 on Qwen2.5-VL,
+    32 on Qwen3-VL and Qwen3.5)."""
     root = math.isqrt(image_tokens)
     if root * root != image_tokens:
         raise SystemExit(f"--image-tokens must be a square number (64, 256, 1024 ...), got {image_tokens}")
-    return 28 * root
+    return unit * root
 
 
-def records(n: int, image_tokens: int) -> list[dict]:
+def records(n: int, image_tokens: int, unit: int = 28) -> list[dict]:
     from livr.data.synth import generate_split
 
-    side = side_for(image_tokens)
+    side = side_for(image_tokens, unit)
     out = generate_split("counting", "test", n, 0)
     for r in out:
         r["images"] = [im.convert("RGB").resize((side, side)) for im in r["images"]]
@@ -216,6 +218,7 @@ def measure(models: dict, data: list[dict], *, num_latents: int, batch_size: int
                  "livr_length": livr_len, "floor": round(floor, 4), "repeats": repeats, "warmup": warmup}
     for variant in VARIANTS:
         row[f"{variant}_seconds"] = statistics.median(s["seconds"] for s in samples[variant])
+        row[f"{variant}_cpu_seconds"] = statistics.median(s["cpu_seconds"] for s in samples[variant])
         row[f"{variant}_saved_bytes"] = statistics.median(s["saved_bytes"] for s in samples[variant])
         if "peak_bytes" in samples[variant][0]:
             row[f"{variant}_peak_bytes"] = statistics.median(s["peak_bytes"] for s in samples[variant])
@@ -224,6 +227,7 @@ def measure(models: dict, data: list[dict], *, num_latents: int, batch_size: int
     for stage in ("stage1", "stage2"):
         row[f"{stage}_time_ratio"] = round(row[f"{stage}_seconds"] / row["sft_seconds"], 4)
         row[f"{stage}_over_floor"] = round(row[f"{stage}_time_ratio"] / floor, 4)
+        row[f"{stage}_cpu_ratio"] = round(row[f"{stage}_cpu_seconds"] / row["sft_cpu_seconds"], 4)
         row[f"{stage}_memory_ratio"] = round(row[f"{stage}_{memory}"] / row[f"sft_{memory}"], 4)
     batch = prepared["stage1"][1][0]
     row["mask_seconds"] = mask_seconds(models["livr"], batch, "bottleneck")

@@ -13,7 +13,7 @@ from PIL import Image  # noqa: E402
 
 torch.set_num_threads(2)
 
-NATIVE_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "llava_onevision")
+NATIVE_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5", "qwen3_5_moe", "llava_onevision")
 
 
 def random_image(rng: np.random.Generator, height: int, width: int) -> Image.Image:

@@ -2,9 +2,9 @@
 
 `capture_attention(lm, on_layer)` switches the language model to eager attention (sdpa never
 materialises the weights) and hooks every decoder layer's self-attention module through torch's
-public forward hooks; `on_layer(layer_index, weights)` receives each layer's (B, heads, q, k)
-softmax weights once and may keep only a reduction, so memory stays at one layer's worth even
-for 36-layer models. The attention kernel is restored on exit. The weights are post-mask: a
+public forward hooks (in a hybrid model such as Qwen3.5, its full-attention layers only);
+`on_layer(layer_index, weights)` receives each layer's (B, heads, q, k) softmax weights once and
+may keep only a reduction, so memory stays at one layer's worth even for 36-layer models. The attention kernel is restored on exit. The weights are post-mask: a
 blocked key gets exactly 0.
 
 Two reductions of the paper are built on it:
@@ -30,7 +30,10 @@ from livr.models.segments import Segment
 
 
 def language_layers(lm) -> list[torch.nn.Module]:
-    return list(lm.base_model.model.language_model.layers)
+    """The self-attention modules of the language model, in order. Hybrid models (Qwen3.5) have
+    them only in their full-attention layers; linear-attention layers have no attention weights,
+    so the read-outs average over the full-attention layers."""
+    return [layer.self_attn for layer in lm.base_model.model.language_model.layers if hasattr(layer, "self_attn")]
 
 
 @contextmanager
@@ -47,7 +50,7 @@ def capture_attention(lm, on_layer: Callable[[int, torch.Tensor], None]) -> Iter
             if weights is None:
                 raise RuntimeError(f"layer {index} returned no attention weights under eager attention")
             on_layer(index, weights.detach())
-        handles.append(layer.self_attn.register_forward_hook(hook))
+        handles.append(layer.register_forward_hook(hook))
     try:
         yield
     finally:

@@ -69,6 +69,7 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
 
     from livr.inference.latent import pick
     from livr.models.attention import NAME, PLAN_KWARG, MaskPlan
+    from livr.models.linear_attention import PLAN_KWARG as LINEAR_PLAN
     from livr.models.masks import get_policy
     from livr.models.segments import Segment
 
@@ -80,6 +81,9 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
     inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v
               for k, v in lm.model_inputs(batch, policy, force_4d=not blockwise).items()}
     segment_ids = batch["segment_ids"].to(device)
+    linear = LINEAR_PLAN in inputs  # hybrid models: the linear layers take the plan as well
+    if linear:
+        inputs[LINEAR_PLAN] = MaskPlan.for_prompts(segment_ids, policy)
     if blockwise:
         inputs[PLAN_KWARG] = MaskPlan.for_prompts(segment_ids, policy)
     else:
@@ -108,6 +112,8 @@ def masked_greedy(lm, batch: dict, mask_policy: str, *, max_new_tokens: int, eos
         else:
             generated = torch.zeros((len(token), step + 1), dtype=dtype, device=device)  # answer keys
             step_mask = {"attention_mask": torch.cat([prompt_row, generated], dim=1)[:, None, None, :]}
+        if linear:
+            step_mask[LINEAR_PLAN] = MaskPlan.for_new_tokens(segment_ids, step, policy)
         out = model(input_ids=token[:, None], position_ids=positions[..., -1:] + step + 1,
                     past_key_values=cache, use_cache=True, **step_mask)
     if logprobs is not None:

@@ -84,7 +84,9 @@ class LivrModel:
         `standard` takes the backbone's native path (2-D padding mask, so fused / flash causal
         kernels stay usable). Any other policy passes rope positions computed from the 2-D mask
         and, on the `livr_masked` path, a compact `MaskPlan` (livr.models.attention; no L x L
-        mask); on the `4d` path, or with `force_4d`, an additive 4-D mask.
+        mask); on the `4d` path, or with `force_4d`, an additive 4-D mask. Families with
+        linear-attention layers (Qwen3.5) also get the plan as `livr_linear_plan` on both paths
+        (livr.models.linear_attention).
         """
         from livr.models.attention import NAME, PLAN_KWARG, MaskPlan, text_attention
 
@@ -96,9 +98,15 @@ class LivrModel:
                 inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
             return inputs
         inputs["position_ids"] = self.adapter.position_ids(self.model, batch)
+        plan = None
+        if self.adapter.linear_attention:  # hybrid models: the linear layers need the plan too
+            from livr.models.linear_attention import PLAN_KWARG as LINEAR_PLAN
+
+            plan = MaskPlan.for_training(batch["segment_ids"], policy)
+            inputs[LINEAR_PLAN] = plan
         # the kernel may have been switched since loading (eager, to read attention weights)
         if self.attention == NAME and not force_4d and text_attention(self.base_model) == NAME:
-            inputs[PLAN_KWARG] = MaskPlan.for_training(batch["segment_ids"], policy)
+            inputs[PLAN_KWARG] = plan or MaskPlan.for_training(batch["segment_ids"], policy)
         else:
             # not get_input_embeddings().weight: under peft trainable tokens that merges a full copy
             dtype = self.base_model.dtype
@@ -252,6 +260,7 @@ def prepare_backbone(
     adapter = get_adapter(family)
     info: dict[str, Any] = {"family": family, "source": name}
     attention = select(model, family, attention, NATIVE_FAMILIES)
+    model = adapter.prepare_model(model)  # Qwen3.5: its linear-attention layers get the bottleneck
     present, present_shared = existing_latent_count(processor.tokenizer)
     if present and (present != len(spec.vocabulary()) or present_shared != spec.shared):
         raise ConfigError(

@@ -41,7 +41,8 @@ class LivrTrainingConfig:
     # -- what to train -------------------------------------------------------------------------
     model: str | None = _help(
         "Backbone: a hub id (Qwen/Qwen2.5-VL-3B-Instruct), a local model folder, or tiny:<family> "
-        "(random-init, offline: tiny:qwen2_5_vl, tiny:qwen3_vl, tiny:llava_onevision).", default=None)
+        "(random-init, offline: tiny:qwen2_5_vl, tiny:qwen3_vl, tiny:qwen3_5, tiny:qwen3_5_moe, "
+        "tiny:llava_onevision).", default=None)
     method: str = _help("One of: " + ", ".join(f"{m.name} ({m.description})" for m in METHODS.values()) + ".",
                         default="livr")
     data: str | None = _help("Data folder written by `livr data synth` / `livr data build` "

@@ -292,7 +292,7 @@ def test_bad_input_is_one_clear_error(case, shared, tmp_path, capsys, monkeypatc
     assert not (tmp_path / "data").exists() or argv[0] != "data"  # nothing half written
 
 
-@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl", "llava_onevision"])
+@pytest.mark.parametrize("family", ["qwen2_5_vl", "qwen3_vl", "qwen3_5", "llava_onevision"])
 def test_image_beyond_the_pixel_limit_is_resized_whole(family):
     """A 4:1 image far beyond the processor's pixel limit is scaled down as a whole (aspect kept,
     area within the limit), never center-cropped to fit."""

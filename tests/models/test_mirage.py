@@ -135,7 +135,7 @@ def end_bias(lm, when=None):
     def hook(module, args, out):
         bias = torch.full_like(out[..., :1], -1e4)
         if when is not None:
-            hit = F.cosine_similarity(args[0].float(), when.float(), dim=-1) > 0.9999
+            hit = F.cosine_similarity(args[0].float(), when.float(), dim=-1) > 1 - 1e-6  # consecutive states can be 0.9999 apart
             bias = torch.where(hit[..., None], torch.full_like(bias, 1e4), bias)
         return out.index_add(-1, torch.tensor([end_id], device=out.device), bias)
 

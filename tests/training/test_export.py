@@ -44,6 +44,7 @@ PROCESSOR_FILES = {"processor_config.json", "chat_template.jinja", "tokenizer.js
 # transformers' own processor and video processor classes of each family (VIDEO_PROCESSOR_MAPPING_NAMES)
 NATIVE = {"qwen2_5_vl": ("Qwen2_5_VLProcessor", "Qwen2VLVideoProcessor"),
           "qwen3_vl": ("Qwen3VLProcessor", "Qwen3VLVideoProcessor"),
+          "qwen3_5": ("Qwen3VLProcessor", "Qwen3VLVideoProcessor"),
           "llava_onevision": ("LlavaOnevisionProcessor", "LlavaOnevisionVideoProcessor")}
 
 

@@ -21,7 +21,7 @@ def load(path: Path):
 def test_configs_exist():
     groups = {p.parent.name for p in CONFIGS}
     assert {"table1", "table2", "table3", "table4", "mirage", "tiny"} <= groups
-    assert len([p for p in CONFIGS if p.parent.name == "table1"]) == 6  # 3 backbones x {sft, livr}
+    assert len([p for p in CONFIGS if p.parent.name == "table1"]) == 12  # 6 backbones x {sft, livr}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
@@ -45,6 +45,11 @@ def test_paper_settings():
     assert (livr.per_device_train_batch_size, livr.gradient_accumulation_steps, livr.warmup_ratio) == (1, 8, 0.05)
     assert get("table1/qwen2_5_vl_3b_sft.yaml").stages() == [(2, "standard", 10)]
     assert get("table1/llava_ov_1_5_4b_livr.yaml").trust_remote_code
+    for size in ("4b", "9b", "27b"):  # Qwen3.5: the same recipe
+        q35 = get(f"table1/qwen3_5_{size}_livr.yaml")
+        assert (q35.num_latents, q35.stages()) == (16, [(1, "bottleneck", 4), (2, "standard", 6)])
+        assert get(f"table1/qwen3_5_{size}_sft.yaml").stages() == [(2, "standard", 10)]
+    assert get("table1/qwen3_5_27b_livr.yaml").gradient_checkpointing
     multi = get("table2/qwen3_vl_4b_livr.yaml")
     assert multi.stages() == [(1, "bottleneck", 2), (2, "standard", 3)] and multi.selection == "final"
     assert get("table2/qwen3_vl_4b_sft.yaml").stages() == [(2, "standard", 5)]

@@ -14,12 +14,14 @@ from livr.errors import ConfigError
 FAMILIES: dict[str, str] = {
     "qwen2_5_vl": "livr.models.backbones.qwen2_5_vl",
     "qwen3_vl": "livr.models.backbones.qwen3_vl",
+    "qwen3_5": "livr.models.backbones.qwen3_5",
+    "qwen3_5_moe": "livr.models.backbones.qwen3_5_moe",
     "llava_onevision": "livr.models.backbones.llava_onevision",
     "llava_onevision_1_5": "livr.models.backbones.llava_onevision_1_5",
 }
 
 # Families with a native transformers class, buildable offline as `tiny:<family>`.
-NATIVE_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "llava_onevision")
+NATIVE_FAMILIES = ("qwen2_5_vl", "qwen3_vl", "qwen3_5", "qwen3_5_moe", "llava_onevision")
 
 
 def get_adapter(family: str):
@@ -37,6 +39,8 @@ def family_from_model_type(model_type: str) -> str:
     mapping = {
         "qwen2_5_vl": "qwen2_5_vl",
         "qwen3_vl": "qwen3_vl",
+        "qwen3_5": "qwen3_5",
+        "qwen3_5_moe": "qwen3_5_moe",
         "llava_onevision": "llava_onevision",
         "llavaonevision1_5": "llava_onevision_1_5",
         "llava_onevision1_5": "llava_onevision_1_5",

@@ -86,6 +86,9 @@ class BackboneAdapter:
     video_processor: str = ""
     #: video processor settings that must agree with the image pipeline (copied from the image
     #: processor's config into an export's video processor config)
+    #: True when some decoder layers are linear attention (a recurrence and a convolution that
+    #: read no attention mask): those layers get a non-standard policy's plan as well
+    linear_attention: bool = False
     video_fields: tuple[str, ...] = ("size", "image_mean", "image_std", "resample", "rescale_factor",
                                      "do_resize", "do_rescale", "do_normalize", "do_convert_rgb")
 
@@ -94,6 +97,11 @@ class BackboneAdapter:
                    attn_implementation: str = "sdpa", seed: int = 0):
         """A random-init (model, processor) pair of the real class, with an offline tokenizer."""
         raise NotImplementedError
+
+    def prepare_model(self, model):
+        """Family-specific preparation of a loaded model before latents and adapters are added
+        (Qwen3.5 wraps its linear-attention layers here). Returns the model."""
+        return model
 
     def load_pretrained(self, name_or_path: str, *, dtype: Any = None,
                         attn_implementation: str | None = None, trust_remote_code: bool = False,
