@@ -124,7 +124,7 @@ def _drawn(image: Any) -> bool:
     return isinstance(image, PILImage.Image) and image.format is None and image.mode in PNG_MODES
 
 
-def _encoded_records(records: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
+def encoded_records(records: list[dict[str, Any]], workers: int = 1) -> list[dict[str, Any]]:
     """The records with every drawn image replaced by its PNG bytes (livr.data.png), encoded
     `workers` at a time; the bytes do not depend on `workers`."""
     drawn = [
@@ -197,7 +197,7 @@ def to_dataset(records: list[dict[str, Any]], split: str, workers: int = 1) -> d
         _check_record(rec, split, i)
     # The Arrow table is built here rather than by `Dataset.from_list`, which would first
     # fingerprint it by pickling every image byte (~1 s per 1,000 visual_correspondence records).
-    encoded = _encoded_records(records, workers)
+    encoded = encoded_records(records, workers)
     columns = FEATURES.encode_batch({c: [r[c] for r in encoded] for c in COLUMNS})
     schema = FEATURES.arrow_schema
     table = pa.Table.from_arrays([_column(columns[c], schema.field(c).type) for c in COLUMNS],
