@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import weakref
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Union
 
@@ -106,8 +107,15 @@ def _content_fingerprint(table: pa.Table, indices: pa.Table | None, split: str) 
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+# Datasets made by `to_dataset` -> their split: they already carry the content fingerprint, so
+# writing them needs no second SHA-256 of their Arrow data (hundreds of MB for photo tasks).
+_CONTENT_FINGERPRINTED: "weakref.WeakKeyDictionary[datasets.Dataset, str]" = weakref.WeakKeyDictionary()
+
+
 def _fingerprinted(ds: datasets.Dataset, split: str) -> datasets.Dataset:
     """The same rows with a fingerprint derived from the content (and row order) only."""
+    if _CONTENT_FINGERPRINTED.get(ds) == split:
+        return ds
     indices = ds._indices.table if ds._indices is not None else None
     return datasets.Dataset(
         ds.data, info=ds.info, split=split, indices_table=ds._indices,
@@ -202,10 +210,12 @@ def to_dataset(records: list[dict[str, Any]], split: str, workers: int = 1) -> d
     schema = FEATURES.arrow_schema
     table = pa.Table.from_arrays([_column(columns[c], schema.field(c).type) for c in COLUMNS],
                                  schema=schema)
-    return datasets.Dataset(
+    ds = datasets.Dataset(
         InMemoryTable(table), info=datasets.DatasetInfo(features=FEATURES), split=split,
         fingerprint=_content_fingerprint(table, None, split),
     )
+    _CONTENT_FINGERPRINTED[ds] = split
+    return ds
 
 
 def to_dataset_dict(splits: Mapping[str, SplitData]) -> datasets.DatasetDict:
