@@ -61,6 +61,7 @@ def draw_splits(jobs: list[tuple[str, str, int]], seed: int, level: str | None, 
     drawn while earlier ones are converted by the caller. `on_part(k)` is called with the number
     of records of each part as it is collected."""
     plan = [(task, split, n, parts(task, n)) for task, split, n in jobs]
+    workers = min(workers, sum(len(pieces) for *_, pieces in plan))  # no idle processes
     if workers <= 1:
         for task, split, n, pieces in plan:
             records = []
