@@ -8,9 +8,10 @@ and encoding so use every core, and the records do not depend on how many worker
 the data folder is the same bytes for any number (tests/data/test_cli_data.py).
 
 Generators whose records depend on earlier ones (`draws_parts(task)` false: vsp) are drawn whole,
-as one part. With one worker everything runs in this process, part by part, as it would in a
-worker. Workers are forked where the platform allows it, so they start without importing
-anything again and inherit what the parent has loaded.
+as one part. With one worker, or only one part to draw, everything runs in this process, part by
+part, as it would in a worker (the images then encoded by `workers` threads, `livr.data.png`).
+Workers are forked where the platform allows it, so they start without importing anything again
+and inherit what the parent has loaded.
 """
 
 from __future__ import annotations
@@ -36,14 +37,14 @@ def parts(task: str, n: int) -> list[range | None]:
 
 
 def draw_part(task: str, split: str, n: int, seed: int, level: str | None, indices: range | None,
-              image_size: int | None) -> list[dict]:
+              image_size: int | None, threads: int = 1) -> list[dict]:
     """Records `indices` of the split (None: all `n`), images shrunk to `image_size` and
-    replaced by their PNG bytes (`{"bytes": ..., "path": None}`)."""
+    replaced by their PNG bytes (`{"bytes": ..., "path": None}`, encoded by `threads` threads)."""
     from livr.data.synth import generate_split, shrink_images
     from livr.data.writer import encoded_records
 
     records = generate_split(task, split, n, seed, level=level, indices=indices)
-    return encoded_records(shrink_images(records, image_size), workers=1)
+    return encoded_records(shrink_images(records, image_size), workers=threads)
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -61,12 +62,13 @@ def draw_splits(jobs: list[tuple[str, str, int]], seed: int, level: str | None, 
     drawn while earlier ones are converted by the caller. `on_part(k)` is called with the number
     of records of each part as it is collected."""
     plan = [(task, split, n, parts(task, n)) for task, split, n in jobs]
+    threads = workers  # a single part (vsp) drawn here still has its images encoded by threads
     workers = min(workers, sum(len(pieces) for *_, pieces in plan))  # no idle processes
     if workers <= 1:
         for task, split, n, pieces in plan:
             records = []
             for piece in pieces:
-                records += draw_part(task, split, n, seed, level, piece, image_size)
+                records += draw_part(task, split, n, seed, level, piece, image_size, threads)
                 if on_part:
                     on_part(n if piece is None else len(piece))
             yield task, split, records
