@@ -23,7 +23,7 @@ from pathlib import Path
 
 from livr.errors import ConfigError, DataError, LivrError
 
-MAX_WORKERS = 4  # default --workers cap: the drawing stays on one core, so more gain little
+MAX_WORKERS = 4  # default --workers cap (each worker holds its own photo caches)
 DEFAULT_SIZES = {"train": 1000, "validation": 250, "test": 250}  # per task (paper: 1,000 train)
 
 
@@ -121,8 +121,8 @@ def _register_synth(sub) -> None:
     )
     p.add_argument(
         "--workers", type=int, default=None, metavar="N",
-        help="images encoded at once (threads; default: the number of CPU cores, at most "
-        f"{MAX_WORKERS}); the output is the same bytes for any N",
+        help="processes that draw the records and encode their images (default: the number of "
+        f"CPU cores, at most {MAX_WORKERS}); the output is the same bytes for any N",
     )
     p.add_argument("--out", required=True, help="data folder to write")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
@@ -175,7 +175,8 @@ def mix_splits(per_task: dict[str, dict[str, object]], seed: int) -> dict[str, o
 
 
 def run_synth(args) -> int:
-    from livr.data.synth import generate_split, level_knobs, shrink_images
+    from livr.data.drawing import draw_splits
+    from livr.data.synth import level_knobs
     from livr.data.writer import refuse_existing, to_dataset, write_dataset
 
     tasks = _task_names(args)
@@ -187,7 +188,7 @@ def run_synth(args) -> int:
     if args.image_size is not None and args.image_size < 1:
         raise ConfigError(f"--image-size must be a positive number of pixels, got {args.image_size}")
     if args.workers is not None and args.workers < 1:
-        raise ConfigError(f"--workers must be >= 1 (images encoded at once), got {args.workers}")
+        raise ConfigError(f"--workers must be >= 1 (processes drawing records), got {args.workers}")
     workers = args.workers or default_workers()
     refuse_existing(args.out, args.overwrite, what="--out")
     _load_generators(tasks)
@@ -198,17 +199,15 @@ def run_synth(args) -> int:
             raise ConfigError(f"--level: {err}") from None
 
     start = time.perf_counter()
-    per_task: dict[str, dict[str, object]] = {}
+    per_task: dict[str, dict[str, object]] = {task: {} for task in tasks}
+    jobs = [(task, split, n) for task in tasks for split, n in sizes.items()]
     with _progress(sum(sizes.values()) * len(tasks), "generating", not args.no_progress) as bar:
-        for task in tasks:
-            per_task[task] = {}
-            for split, n in sizes.items():
-                bar.set_postfix_str(f"{task}/{split}")
-                # Encoded to Arrow at once, so decoded images of only one chunk are in memory.
-                per_task[task][split] = to_dataset(
-                    shrink_images(generate_split(task, split, n, args.seed, level=args.level),
-                                  args.image_size), split, workers=workers)
-                bar.update(n)
+        # Drawn and PNG-encoded by `workers` processes (livr.data.drawing); each split is made an
+        # Arrow table at once, so only encoded bytes are held, while later splits are drawn.
+        for task, split, records in draw_splits(jobs, args.seed, args.level, args.image_size,
+                                                workers, on_part=bar.update):
+            bar.set_postfix_str(f"{task}/{split}")
+            per_task[task][split] = to_dataset(records, split)
     splits = mix_splits(per_task, args.seed)
     write_dataset(splits, args.out, overwrite=args.overwrite)
     counts = ", ".join(f"{s} {len(d)}" for s, d in splits.items())

@@ -26,23 +26,66 @@ PHOTO_SPLITS: dict[str, str] = {
 }
 
 
-@functools.cache
-def load_photo(name: str) -> np.ndarray:
-    """An RGB uint8 array (H, W, 3). Read-only: copy before drawing on it."""
+# name -> (package, file inside it): where the libraries keep the photos. Read directly, so the
+# libraries themselves are not imported (sklearn.datasets alone took ~0.7 s of each command's
+# start-up); tests/data/test_photos.py checks the pixels equal the libraries' own loaders.
+PHOTO_FILES: dict[str, tuple[str, str]] = {
+    "astronaut": ("skimage", "data/astronaut.png"),
+    "hubble_deep_field": ("skimage", "data/hubble_deep_field.jpg"),
+    "retina": ("skimage", "data/retina.jpg"),
+    "immunohistochemistry": ("skimage", "data/ihc.png"),
+    "chelsea": ("skimage", "data/chelsea.png"),
+    "coffee": ("skimage", "data/coffee.png"),
+    "rocket": ("skimage", "data/rocket.jpg"),
+    "china": ("sklearn", "datasets/images/china.jpg"),
+    "flower": ("sklearn", "datasets/images/flower.jpg"),
+    "grace_hopper": ("matplotlib", "mpl-data/sample_data/grace_hopper.jpg"),
+}
+
+
+def photo_file(name: str):
+    """The photo's file inside its library's installed package, or None where it is not there
+    (found without importing the library)."""
+    import importlib.util
+    from pathlib import Path
+
+    package, rel = PHOTO_FILES[name]
+    spec = importlib.util.find_spec(package)
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / rel
+        if path.is_file():
+            return path
+    return None
+
+
+def load_photo_from_library(name: str) -> np.ndarray:
+    """The photo as its library's own loader returns it (slow to import; the fallback)."""
     if name in ("china", "flower"):
         from sklearn.datasets import load_sample_image
 
-        arr = load_sample_image(f"{name}.jpg")
-    elif name == "grace_hopper":
+        return load_sample_image(f"{name}.jpg")
+    if name == "grace_hopper":
         import matplotlib.cbook as cbook
         from PIL import Image
 
         with cbook.get_sample_data("grace_hopper.jpg") as fh:
-            arr = np.asarray(Image.open(fh).convert("RGB"))
-    else:
-        import skimage.data
+            return np.asarray(Image.open(fh).convert("RGB"))
+    import skimage.data
 
-        arr = getattr(skimage.data, name)()
+    return getattr(skimage.data, name)()
+
+
+@functools.cache
+def load_photo(name: str) -> np.ndarray:
+    """An RGB uint8 array (H, W, 3). Read-only: copy before drawing on it."""
+    path = photo_file(name)
+    if path is None:
+        arr = load_photo_from_library(name)
+    else:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            arr = np.asarray(image.convert("RGB") if image.mode not in ("RGB", "RGBA") else image)
     arr = np.ascontiguousarray(arr[..., :3], dtype=np.uint8)
     arr.setflags(write=False)
     return arr

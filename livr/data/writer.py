@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import weakref
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Union
 
@@ -106,8 +107,15 @@ def _content_fingerprint(table: pa.Table, indices: pa.Table | None, split: str) 
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+# Datasets made by `to_dataset` -> their split: they already carry the content fingerprint, so
+# writing them needs no second SHA-256 of their Arrow data (hundreds of MB for photo tasks).
+_CONTENT_FINGERPRINTED: "weakref.WeakKeyDictionary[datasets.Dataset, str]" = weakref.WeakKeyDictionary()
+
+
 def _fingerprinted(ds: datasets.Dataset, split: str) -> datasets.Dataset:
     """The same rows with a fingerprint derived from the content (and row order) only."""
+    if _CONTENT_FINGERPRINTED.get(ds) == split:
+        return ds
     indices = ds._indices.table if ds._indices is not None else None
     return datasets.Dataset(
         ds.data, info=ds.info, split=split, indices_table=ds._indices,
@@ -124,7 +132,7 @@ def _drawn(image: Any) -> bool:
     return isinstance(image, PILImage.Image) and image.format is None and image.mode in PNG_MODES
 
 
-def _encoded_records(records: list[dict[str, Any]], workers: int) -> list[dict[str, Any]]:
+def encoded_records(records: list[dict[str, Any]], workers: int = 1) -> list[dict[str, Any]]:
     """The records with every drawn image replaced by its PNG bytes (livr.data.png), encoded
     `workers` at a time; the bytes do not depend on `workers`."""
     drawn = [
@@ -197,15 +205,17 @@ def to_dataset(records: list[dict[str, Any]], split: str, workers: int = 1) -> d
         _check_record(rec, split, i)
     # The Arrow table is built here rather than by `Dataset.from_list`, which would first
     # fingerprint it by pickling every image byte (~1 s per 1,000 visual_correspondence records).
-    encoded = _encoded_records(records, workers)
+    encoded = encoded_records(records, workers)
     columns = FEATURES.encode_batch({c: [r[c] for r in encoded] for c in COLUMNS})
     schema = FEATURES.arrow_schema
     table = pa.Table.from_arrays([_column(columns[c], schema.field(c).type) for c in COLUMNS],
                                  schema=schema)
-    return datasets.Dataset(
+    ds = datasets.Dataset(
         InMemoryTable(table), info=datasets.DatasetInfo(features=FEATURES), split=split,
         fingerprint=_content_fingerprint(table, None, split),
     )
+    _CONTENT_FINGERPRINTED[ds] = split
+    return ds
 
 
 def to_dataset_dict(splits: Mapping[str, SplitData]) -> datasets.DatasetDict:

@@ -157,9 +157,13 @@ def test_synth_real_generator_tiny(tmp_path, capsys):
     assert all("Action plan:" in a for a in dd["train"]["answer"])
 
 
-def test_synth_same_bytes_for_any_number_of_workers(tmp_path, capsys):
+def test_synth_same_bytes_for_any_number_of_workers(tmp_path, capsys, monkeypatch):
     """Real generators with photos, helper images and two images per record: every file of the
-    folder (sha256) is the same whether one thread or three encode the images."""
+    folder (sha256) is the same whether this process or three worker processes draw the records
+    (in parts of 2, so each worker draws parts of every split)."""
+    import livr.data.drawing
+
+    monkeypatch.setattr(livr.data.drawing, "PART_SIZE", 2)
     folders = []
     for workers in (1, 3):
         folders.append(tmp_path / f"w{workers}")

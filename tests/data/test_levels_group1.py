@@ -106,7 +106,8 @@ def test_visual_correspondence_easy_has_a_small_change_and_far_apart_big_marks()
     for r in easy:
         pts = np.array(meta(r)["candidate_points"])
         d = np.linalg.norm(pts[:, None] - pts[None], axis=2)[np.triu_indices(4, 1)]
-        assert d.min() >= 0.3 * np.hypot(*meta(r)["image_size"]) - 1e-6
+        # the metadata rounds points to 0.01 px, so two may come up to ~0.015 px closer than drawn
+        assert d.min() >= 0.3 * np.hypot(*meta(r)["image_size"]) - 0.015
 
     def red_pixels(records):  # the rings and labels, per image area of the candidate image
         from livr.data.synth.visual_correspondence import MARK_RED

@@ -28,6 +28,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
+from livr.data.synth import record_streams
 from livr.data.synth._common import balanced_labels, photo_crop, random_colour, split_photo_pyramid
 from livr.errors import ConfigError
 
@@ -531,8 +532,9 @@ def paint(content: Image.Image, style: str, rng: np.random.Generator,
     return out, {**params, "grade": g}
 
 
-def generate(split: str, n: int, rng: np.random.Generator, *, image_size: int = IMAGE_SIZE,
-             styles: list[str] | tuple[str, ...] | None = None, grade: str = "random") -> list[dict]:
+def generate(split: str, n: int, rng: np.random.Generator, *, indices: range | None = None,
+             image_size: int = IMAGE_SIZE, styles: list[str] | tuple[str, ...] | None = None,
+             grade: str = "random") -> list[dict]:
     """`n` records. styles: the styles drawn from (default all eight; at least two). grade:
     "random" (the default: each image's mean colour moved to a random target, so colour says
     nothing about the style), "by style" (moved to a colour of its own per style, STYLE_TINTS),
@@ -549,14 +551,14 @@ def generate(split: str, n: int, rng: np.random.Generator, *, image_size: int = 
     question, choices, prompt = build_prompt(TASK)
     answers = balanced_labels(n, 2, rng)
     records = []
-    for i in range(n):
-        s_ref, s_neg = (names[j] for j in rng.choice(len(names), 2, replace=False))
-        contents = pick_contents(split, rng, image_size)
+    for i, rec_rng in record_streams(rng, n, indices):
+        s_ref, s_neg = (names[j] for j in rec_rng.choice(len(names), 2, replace=False))
+        contents = pick_contents(split, rec_rng, image_size)
         pos = int(answers[i])
         styles = [s_ref, s_ref, s_neg] if pos == 0 else [s_ref, s_neg, s_ref]
         images, params = [], []
         for (content, _), style in zip(contents, styles):
-            img, p = paint(content, style, rng, grade)
+            img, p = paint(content, style, rec_rng, grade)
             images.append(img)
             params.append(p)
         meta = {

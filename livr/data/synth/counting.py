@@ -21,6 +21,7 @@ from PIL import ImageDraw
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import make_record
+from livr.data.synth import record_streams
 from livr.data.synth._common import (
     soften_photo,
     COLOURS,
@@ -127,6 +128,7 @@ def generate(
     n: int,
     rng: np.random.Generator,
     *,
+    indices: range | None = None,
     min_count: int = 2,
     max_count: int = 10,
     max_distractors: int = 6,
@@ -154,8 +156,9 @@ def generate(
         )
     counts = balanced(list(range(min_count, max_count + 1)), n, rng)
     records = []
-    for i, count in enumerate(counts):
-        ex = _one_example(split, count, rng, min_distractors, max_distractors, distractor_overlap,
+    for i, rec_rng in record_streams(rng, n, indices):
+        count = counts[i]
+        ex = _one_example(split, count, rec_rng, min_distractors, max_distractors, distractor_overlap,
                           size_range, soften)
         question, choices, prompt = build_prompt(TASK, object=ex["label"])
         records.append(

@@ -18,6 +18,7 @@ import numpy as np
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
+from livr.data.synth import record_streams
 from livr.data.synth._common import (
     Part,
     Template,
@@ -440,6 +441,7 @@ def generate(
     n: int,
     rng: np.random.Generator,
     *,
+    indices: range | None = None,
     image_size: int = IMAGE_SIZE,
     min_sep: float = 0.1,
     pose: tuple | None = None,
@@ -464,29 +466,29 @@ def generate(
     answers = balanced_labels(n, 4, rng)
     actions = sorted(ACTIONS)
     records = []
-    for i in range(n):
-        action = actions[int(rng.integers(len(actions)))]
+    for i, rec_rng in record_streams(rng, n, indices):
+        action = actions[int(rec_rng.integers(len(actions)))]
         roles, tools, _ = ACTIONS[action]
         names = sorted(tools)
-        t1, t2 = (names[j] for j in rng.choice(len(names), 2, replace=False))
-        ref = int(rng.integers(5))
+        t1, t2 = (names[j] for j in rec_rng.choice(len(names), 2, replace=False))
+        ref = int(rec_rng.integers(5))
         for attempt in range(100 if regions is None and not reading_order else 1000):  # until the candidates fit
             if pose is not None and attempt % 10 == 9:  # easier levels: some roles may be too close
-                ref = int(rng.integers(5))
+                ref = int(rec_rng.integers(5))
             if (regions is not None or reading_order) and attempt % 50 == 49:  # ... or the tools never fit
-                action = actions[int(rng.integers(len(actions)))]
+                action = actions[int(rec_rng.integers(len(actions)))]
                 roles, tools, _ = ACTIONS[action]
                 names = sorted(tools)
-                t1, t2 = (names[j] for j in rng.choice(len(names), 2, replace=False))
+                t1, t2 = (names[j] for j in rec_rng.choice(len(names), 2, replace=False))
             shared = None
             if pose is not None:  # long tools: any shared rotation up to pose[0]; vessels: up to 25 degrees
-                shared = shared_pose(rng, pose if ACTIONS[action][2] else (min(pose[0], 25.0), *pose[1:]), True)
-            img1, kps1, pose1 = _tool_image(split, action, t1, rng, image_size, pose, shared, background_blend)
-            img2, kps2, pose2 = _tool_image(split, action, t2, rng, image_size, pose, shared, background_blend)
+                shared = shared_pose(rec_rng, pose if ACTIONS[action][2] else (min(pose[0], 25.0), *pose[1:]), True)
+            img1, kps1, pose1 = _tool_image(split, action, t1, rec_rng, image_size, pose, shared, background_blend)
+            img2, kps2, pose2 = _tool_image(split, action, t2, rec_rng, image_size, pose, shared, background_blend)
             if regions is None:
-                others = far_apart(kps2, ref, rng.permutation(5), 3, min_sep * image_size)
+                others = far_apart(kps2, ref, rec_rng.permutation(5), 3, min_sep * image_size)
             else:
-                others = pick_in_regions(kps1, kps2, ref, rng, regions, image_size, 0.04)
+                others = pick_in_regions(kps1, kps2, ref, rec_rng, regions, image_size, 0.04)
             inside = np.all((kps2 > 10) & (kps2 < image_size - 10)) and np.all(
                 (kps1[ref] > 10) & (kps1[ref] < image_size - 10))
             if others is not None and reading_order:  # A-D left to right: the true one at its letter

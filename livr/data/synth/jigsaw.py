@@ -18,6 +18,7 @@ from PIL import Image
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
+from livr.data.synth import record_streams
 from livr.data.synth._common import balanced, pick_photo
 
 TASK = "jigsaw"
@@ -159,6 +160,7 @@ def generate(
     n: int,
     rng: np.random.Generator,
     *,
+    indices: range | None = None,
     min_center_frac: float = 0.25,
     min_gt_std: float = 12.0,
     min_option_diff: float = 12.0,
@@ -193,8 +195,9 @@ def generate(
     letters = balanced([0, 1], n, rng)
     question, choices, prompt = build_prompt(TASK)
     records = []
-    for i, gt_index in enumerate(letters):
-        ex = _one_example(split, rng, min_center_frac, min_gt_std, min_option_diff, min_scale,
+    for i, rec_rng in record_streams(rng, n, indices):
+        gt_index = letters[i]
+        ex = _one_example(split, rec_rng, min_center_frac, min_gt_std, min_option_diff, min_scale,
                           distractor_from, min_colour_gap)
         options = [ex["gt"], ex["distractor"]] if gt_index == 0 else [ex["distractor"], ex["gt"]]
         records.append(

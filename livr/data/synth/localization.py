@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
+from livr.data.synth import record_streams
 from livr.data.synth._common import (
     soften_photo,
     COLOURS,
@@ -216,6 +217,7 @@ def generate(
     n: int,
     rng: np.random.Generator,
     *,
+    indices: range | None = None,
     area_range: tuple[float, float] = (0.15, 0.5),
     iou_range: tuple[float, float] = (0.2, 0.5),
     textured_prob: float = 0.3,
@@ -249,9 +251,11 @@ def generate(
             f"{', '.join(BOX_COLOURS)})"
         )
     records = []
-    for i, gold_index in enumerate(balanced([0, 1], n, rng)):
+    golds = balanced([0, 1], n, rng)
+    for i, rec_rng in record_streams(rng, n, indices):
+        gold_index = golds[i]
         image, name, metadata = _one_example(
-            split, rng, gold_index, area_range, iou_range, textured_prob, jitter, line_width, tag_size, soften,
+            split, rec_rng, gold_index, area_range, iou_range, textured_prob, jitter, line_width, tag_size, soften,
             letter_colours,
         )
         question, choices, prompt = build_prompt(TASK, object=name)

@@ -26,6 +26,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import make_record
+from livr.data.synth import record_streams
 from livr.data.synth._common import draw_point_mark, random_colour
 from livr.errors import ConfigError
 
@@ -307,6 +308,7 @@ def generate(
     n: int,
     rng: np.random.Generator,
     *,
+    indices: range | None = None,
     image_size: int = IMAGE_SIZE,
     same_fraction: float = 0.25,
     mislead: float = 0.45,
@@ -351,10 +353,10 @@ def generate(
     targets = rng.permutation(targets)
     misleads = rng.uniform(size=n) < mislead
     records = []
-    for i in range(n):
+    for i, rec_rng in record_streams(rng, n, indices):
         target, misl = str(targets[i]), bool(misleads[i])
         img, labels, pal, sdesc, xy, ya, yo, (a, b) = _one_example(
-            rng, image_size, target, misl, same_max, diff_min, scene, shading, a_left)
+            rec_rng, image_size, target, misl, same_max, diff_min, scene, shading, a_left)
         ya_a, ya_b = float(ya[a]), float(ya[b])
         answer = label_from_luminance(ya_a, ya_b)
         assert answer == target, (answer, target)  # the pair search guarantees it

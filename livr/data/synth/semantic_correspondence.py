@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
+from livr.data.synth import record_streams
 from livr.data.synth._common import (
     Part,
     Template,
@@ -451,6 +452,7 @@ def generate(
     n: int,
     rng: np.random.Generator,
     *,
+    indices: range | None = None,
     image_size: int = IMAGE_SIZE,
     min_sep: float = 0.1,
     pose: tuple | None = None,
@@ -477,21 +479,21 @@ def generate(
     answers = balanced_labels(n, 4, rng)
     cats = sorted(CATEGORIES)
     records = []
-    for i in range(n):
-        category = cats[int(rng.integers(len(cats)))]
+    for i, rec_rng in record_streams(rng, n, indices):
+        category = cats[int(rec_rng.integers(len(cats)))]
         for attempt in range(100 if regions is None and not reading_order else 1000):  # until the candidates fit
             if (regions is not None or reading_order) and attempt % 50 == 49:  # some categories rarely fit
-                category = cats[int(rng.integers(len(cats)))]
-            shared = None if pose is None else shared_pose(rng, pose, CATEGORIES[category][1])
-            img1, kps1, pose1 = _instance(split, category, rng, image_size, pose, shared, background_blend,
+                category = cats[int(rec_rng.integers(len(cats)))]
+            shared = None if pose is None else shared_pose(rec_rng, pose, CATEGORIES[category][1])
+            img1, kps1, pose1 = _instance(split, category, rec_rng, image_size, pose, shared, background_blend,
                                           texture_prob)
-            img2, kps2, pose2 = _instance(split, category, rng, image_size, pose, shared, background_blend,
+            img2, kps2, pose2 = _instance(split, category, rec_rng, image_size, pose, shared, background_blend,
                                           texture_prob)
-            ref = int(rng.integers(len(kps1)))
+            ref = int(rec_rng.integers(len(kps1)))
             if regions is None:
-                others = far_apart(kps2, ref, rng.permutation(len(kps2)), 3, min_sep * image_size)
+                others = far_apart(kps2, ref, rec_rng.permutation(len(kps2)), 3, min_sep * image_size)
             else:
-                others = pick_in_regions(kps1, kps2, ref, rng, regions, image_size)
+                others = pick_in_regions(kps1, kps2, ref, rec_rng, regions, image_size)
             inside = np.all((kps2 > 12) & (kps2 < image_size - 12)) and np.all(
                 (kps1[ref] > 12) & (kps1[ref] < image_size - 12))
             if others is not None and reading_order:  # A-D left to right: the true one at its letter

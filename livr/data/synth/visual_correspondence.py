@@ -24,6 +24,7 @@ from PIL import Image, ImageDraw
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
+from livr.data.synth import record_streams
 from livr.data.synth._common import balanced, label_sprite, pick_photo, random_view, rects_overlap, soften_photo
 
 TASK = "visual_correspondence"
@@ -248,6 +249,7 @@ def generate(
     n: int,
     rng: np.random.Generator,
     *,
+    indices: range | None = None,
     strength: float = 1.0,
     min_sep: float = 0.15,
     min_texture: float = 10.0,
@@ -276,9 +278,11 @@ def generate(
         )
     question, choices, prompt = build_prompt(TASK)
     records = []
-    for i, answer in enumerate(balanced([0, 1, 2, 3], n, rng)):
+    answers = balanced([0, 1, 2, 3], n, rng)
+    for i, rec_rng in record_streams(rng, n, indices):
+        answer = answers[i]
         photo, source, target, h, view_box, photometric, (ref, pts) = _one_example(
-            split, rng, strength, min_sep, min_texture, soften,
+            split, rec_rng, strength, min_sep, min_texture, soften,
             answer if reading_order else None, 0.08 if reading_order else 0.0,
         )
         # pts[0] is the true point: move it to slot `answer`, keep the distractors' order.

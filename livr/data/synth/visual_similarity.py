@@ -25,6 +25,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageOps
 
 from livr.data.prompts import build_prompt
 from livr.data.schema import choice_letter, make_record
+from livr.data.synth import record_streams
 from livr.data.synth._common import balanced_labels, photo_crop, random_colour
 from livr.errors import ConfigError
 
@@ -263,6 +264,7 @@ def generate(
     n: int,
     rng: np.random.Generator,
     *,
+    indices: range | None = None,
     image_size: int = IMAGE_SIZE,
     margin: float = 0.5,
     mild_kinds: list[str] | tuple[str, ...] | None = None,
@@ -283,17 +285,17 @@ def generate(
     mild_strength = 1.25 - 0.5 * margin
     structural_strength = 0.75 + 0.5 * margin
     records = []
-    for i in range(n):
-        bg, bg_im = _random_background(split, rng, canvas)
+    for i, rec_rng in record_streams(rng, n, indices):
+        bg, bg_im = _random_background(split, rec_rng, canvas)
         scene = {
             "background": bg,
             "background_image": bg_im,
-            "objects": [_random_object(rng, canvas) for _ in range(int(rng.integers(2, 6)))],
+            "objects": [_random_object(rec_rng, canvas) for _ in range(int(rec_rng.integers(2, 6)))],
         }
         canvas_im = render(scene)
         ref = window(canvas_im, image_size)
-        near, near_ops = mild_variant(scene, canvas_im, split, rng, image_size, mild_strength, mild_kinds)
-        far, far_ops = structural_variant(scene, split, rng, image_size, structural_strength,
+        near, near_ops = mild_variant(scene, canvas_im, split, rec_rng, image_size, mild_strength, mild_kinds)
+        far, far_ops = structural_variant(scene, split, rec_rng, image_size, structural_strength,
                                           structural_kinds)
         pos = int(answers[i])
         cands = [near, far] if pos == 0 else [far, near]
