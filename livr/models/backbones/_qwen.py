@@ -54,6 +54,13 @@ class QwenVLAdapter(BackboneAdapter):
     default_system: str | None = None
 
     # -- building ---------------------------------------------------------------------------
+    def tiny_vision_config(self, size: TinySize, **extra) -> dict:
+        """The vision tower of a tiny test model: what every Qwen family shares, plus `extra`."""
+        return dict(depth=size.vision_layers, hidden_size=size.vision_hidden,
+                    intermediate_size=2 * size.vision_hidden, num_heads=size.vision_heads,
+                    out_hidden_size=size.hidden, patch_size=self.patch_size, spatial_merge_size=2,
+                    temporal_patch_size=2, **extra)
+
     def tiny_processor(self, max_pixels: int):
         from transformers import Qwen2VLImageProcessorPil
 

@@ -34,18 +34,8 @@ class Qwen2_5_VLAdapter(QwenVLAdapter):
         return Qwen2_5_VLConfig(
             text_config=tiny_text_config(tokenizer, size, tie_word_embeddings,
                 rope_parameters={"rope_type": "default", "rope_theta": size.rope_theta, "mrope_section": mrope}),
-            vision_config=dict(
-                depth=size.vision_layers,
-                hidden_size=size.vision_hidden,
-                intermediate_size=2 * size.vision_hidden,
-                num_heads=size.vision_heads,
-                out_hidden_size=size.hidden,
-                patch_size=self.patch_size,
-                spatial_merge_size=2,
-                temporal_patch_size=2,
-                window_size=112,
-                fullatt_block_indexes=[size.vision_layers - 1],
-            ),
+            vision_config=self.tiny_vision_config(size, window_size=112,
+                                                  fullatt_block_indexes=[size.vision_layers - 1]),
             tie_word_embeddings=tie_word_embeddings,
             **self.token_ids(tokenizer),
         )

@@ -93,23 +93,10 @@ class Qwen3_5Adapter(QwenVLAdapter):
         config["num_hidden_layers"] = len(layer_types)
         return config
 
-    def vision_config(self, size) -> dict:
-        return dict(
-            depth=size.vision_layers,
-            hidden_size=size.vision_hidden,
-            intermediate_size=2 * size.vision_hidden,
-            num_heads=size.vision_heads,
-            out_hidden_size=size.hidden,
-            patch_size=self.patch_size,
-            spatial_merge_size=2,
-            temporal_patch_size=2,
-            num_position_embeddings=256,
-        )
-
     def tiny_config(self, tokenizer, size, tie_word_embeddings):
         return self.config_class(
             text_config=self.text_config(tokenizer, size, tie_word_embeddings),
-            vision_config=self.vision_config(size),
+            vision_config=self.tiny_vision_config(size, num_position_embeddings=256),
             tie_word_embeddings=tie_word_embeddings,
             **self.token_ids(tokenizer),
         )
