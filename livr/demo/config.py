@@ -250,15 +250,14 @@ def _int_list(name: str, value: Any) -> list[int]:
     out = []
     for v in value if isinstance(value, (list, tuple)) else [None]:
         try:
-            if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
-                raise ValueError
-            out.append(int(v))
+            out.append(_whole(v))
         except (TypeError, ValueError):
             raise ConfigError(f"expects integers (a list or 'a,b'), got {given!r}") from None
     return out
 
 
 def _whole(value: Any) -> int:
+    """An integer from an int, a whole float or a numeral (ValueError / TypeError otherwise)."""
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError(value)
     return int(value)
