@@ -102,9 +102,9 @@ class DemoConfig:
                              default_factory=lambda: [42])
     num_latents: int = _help("K, latent tokens of LIVR.", default=16)
     stage1_epochs: int = _help("LIVR stage 1 (bottleneck mask) epochs (the paper: 4 of 10 on 1k records; "
-                               "here 2 of 4 on 2k).", default=2)
+                               "here 2 of 3 on 2k: stage 1 is what livr-tiny learns slowly).", default=2)
     stage2_epochs: int = _help("LIVR stage 2 (standard mask) epochs; Direct SFT trains "
-                               "stage1_epochs + stage2_epochs epochs.", default=2)
+                               "stage1_epochs + stage2_epochs epochs.", default=1)
     learning_rate: float = _help("Peak learning rate of both methods (and of both LIVR stages). "
                                  "The paper's 1e-4 is for 3-4B models; livr-tiny's LoRA needs more.",
                                  default=5e-4)

@@ -30,12 +30,25 @@ from typing import Any, Iterator, TextIO
 
 from livr.demo.config import CONTROL, DemoConfig
 from livr.demo.report import build_report, duration
-from livr.demo.steps import Stamps, Step, classify, differences, remove
+from livr.demo.steps import Stamps, Step, classify, differences, priorities, remove
 from livr.errors import ConfigError
 from livr.io import atomic_dir, atomic_write_json, atomic_write_text
 
 REPORT_KEY = "report"
 SFT_PROBES = ("bottleneck",)  # without latents, the other probes repeat "none" or this one
+
+
+def _record_cost(task: str) -> float:
+    """Work of one pass over one record, in units of one image's tokens (the text is about one)."""
+    from livr.data.tasks import get_task
+
+    return get_task(task).num_images + 1.0
+
+
+def _training_cost(task: str, records: int, epochs: int, lora_r: int) -> float:
+    """Forward and backward (3 passes) over every record and epoch; LoRA adds about 2r/hidden to
+    each adapted matmul (r/64 at livr-tiny's hidden size 128). Only the order of costs matters."""
+    return 3.0 * records * max(epochs, 1) * _record_cost(task) * (1.0 + lora_r / 64)
 
 
 def check_out(out: Path) -> None:
@@ -146,13 +159,15 @@ class Demo:
             data[task] = {"task": task, "train": c.train_size, "validation": c.val_size, "test": c.test_size,
                           "seed": c.data_seed, "image_size": c.image_size, "level": c.level_for(task)}
             steps.append(Step(f"data-{task}", f"generate {task} data", self.data_dir(task),
-                              ("dataset_dict.json",), data[task], self._make_data, info={"task": task}))
+                              ("dataset_dict.json",), data[task], self._make_data, info={"task": task},
+                              cost=0.1 * (c.train_size + c.val_size + c.test_size) * _record_cost(task)))
         for task in c.tasks:
             steps.append(Step(f"zero-shot-{task}", f"evaluate {c.model} zero-shot on {task}",
                               self.out / "zero_shot" / task, ("eval.json",),
                               {"model": c.model, "data": data[task], "split": "test",
                                "max_new_tokens": c.max_new_tokens},
-                              self._zero_shot, deps=(f"data-{task}",), info={"task": task}))
+                              self._zero_shot, deps=(f"data-{task}",), info={"task": task},
+                              cost=c.test_size * _record_cost(task)))
         for task in c.tasks:
             for seed in c.seeds:
                 runs = {}
@@ -165,8 +180,10 @@ class Demo:
                                 "config": {k: v for k, v in config.to_dict().items()
                                            if k not in RESUME_FREE and k != "data"}}
                     runs[name] = (key, settings)
+                    epochs = config.stage1_epochs + config.stage2_epochs
                     steps.append(Step(key, f"train {name} on {task} (seed {seed})", out, ("metrics.json",),
-                                      settings, self._train, deps=(f"data-{task}",), info={"config": config}))
+                                      settings, self._train, deps=(f"data-{task}",), info={"config": config},
+                                      cost=_training_cost(task, c.train_size, epochs, config.lora_r)))
                 for name, probes in self.probed_runs():
                     key, run_settings = runs[name]
                     steps.append(Step(
@@ -177,7 +194,8 @@ class Demo:
                         {"run": run_settings, "probes": probes or "all", "limit": c.probe_limit,
                          "max_new_tokens": c.max_new_tokens},
                         self._probe, deps=(key, f"data-{task}"),
-                        info={"task": task, "run": self.run_dir(task, name, seed), "probes": probes}))
+                        info={"task": task, "run": self.run_dir(task, name, seed), "probes": probes},
+                        cost=(c.probe_limit or c.test_size) * _record_cost(task) * (len(probes) if probes else 4)))
                 if c.attention_examples:
                     key, run_settings = runs["livr"]
                     steps.append(Step(
@@ -185,7 +203,8 @@ class Demo:
                         self.attention_dir(task, seed), ("attention.json", "index.html"),
                         {"run": run_settings, "examples": c.attention_examples},
                         self._attention, deps=(key, f"data-{task}"),
-                        info={"task": task, "run": self.run_dir(task, "livr", seed)}))
+                        info={"task": task, "run": self.run_dir(task, "livr", seed)},
+                        cost=c.attention_examples * _record_cost(task)))
         return steps
 
     def probed_runs(self) -> list[tuple[str, list[str] | None]]:
@@ -247,9 +266,10 @@ class Demo:
             self.stamps.finish(step, time.perf_counter() - t0)
 
     def _run_parallel(self, progress: Progress, todo: dict[str, bool], jobs: int) -> None:
-        """Up to `jobs` steps at once, each in a fresh process, started in plan order as soon as
-        the steps they read have finished. A failure lets the running steps finish, starts no
-        new one, then raises the first error."""
+        """Up to `jobs` steps at once, each in a fresh process, started as soon as the steps they
+        read have finished: of the ready steps, the one with the most work still ahead on its
+        chain first (`priorities`; ties in plan order). A failure lets the running steps finish,
+        starts no new one, then raises the first error."""
         import multiprocessing
         from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -258,6 +278,8 @@ class Demo:
             if step.key not in todo:
                 progress.reused(index[step.key], step.label)
         waiting = [s for s in self.steps if s.key in todo]
+        priority = priorities(self.steps)
+        waiting.sort(key=lambda s: -priority[s.key])  # stable: ties stay in plan order
         finished: set[str] = set()
         running: dict[Any, tuple[Step, float]] = {}
         error: BaseException | None = None

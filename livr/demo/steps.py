@@ -41,6 +41,7 @@ class Step:
     state: str = "todo"  # done | todo | conflict (see the module docstring)
     reason: str = ""  # why a conflict
     info: dict[str, Any] = field(default_factory=dict)  # anything the action needs
+    cost: float = 0.0  # rough work estimate; with several jobs, only the order of steps uses it
 
     def marker_paths(self) -> list[Path]:
         return [self.output / m if m else self.output for m in self.markers]
@@ -118,6 +119,21 @@ def classify(step: Step, stamps: Stamps) -> None:
         step.state, step.reason = "conflict", f"{step.output} was made with other settings ({shown})"
     else:
         step.state = "done" if step.complete() else "todo"
+
+
+def priorities(steps: list[Step]) -> dict[str, float]:
+    """Each step's cost plus the largest priority among the steps that read its output: the work
+    still ahead on its longest chain. Starting the ready step with the highest priority first
+    (list scheduling on the critical path) keeps the last long step from running alone at the end,
+    when the other job has nothing left to do. `steps` must be in plan order (deps first)."""
+    out: dict[str, float] = {}
+    readers: dict[str, list[str]] = {}
+    for step in steps:
+        for dep in step.deps:
+            readers.setdefault(dep, []).append(step.key)
+    for step in reversed(steps):
+        out[step.key] = step.cost + max((out[r] for r in readers.get(step.key, ())), default=0.0)
+    return out
 
 
 def remove(path: Path) -> None:

@@ -153,8 +153,8 @@ def test_two_jobs_give_the_same_results_as_one(demo, tmp_path):
     rc, stdout, err = call("--config", config, "--model", MODEL, "--out", str(out), "--quiet")
     assert rc == 0, err
     lines = [line for line in err.splitlines() if line.startswith("[")]
-    assert lines[0].endswith("generate counting data ...")
-    assert lines[1].endswith("generate localization data ...")
+    assert {line.split("] ")[1] for line in lines[:2]} == {"generate counting data ...",
+                                                          "generate localization data ..."}
     assert len([line for line in lines if ": done in " in line]) == 18  # the report: in this process
     assert "19 step(s) run, 0 reused" in stdout
     for path in sorted(demo["out"].glob("runs/*/*/metrics.json")) + sorted(demo["out"].glob("probes/*/*/probe.json")):
@@ -331,3 +331,26 @@ def test_the_smoke_run_is_now_livr_smoke():
     with pytest.raises(SystemExit) as exit_info:
         main(["smoke", "--help"])
     assert exit_info.value.code == 0
+
+
+def test_parallel_steps_start_with_the_longest_chain(tmp_path):
+    """With several jobs the ready step with the most work ahead starts first: the default demo
+    starts the three-image task's trainings before counting's, so the last training left running
+    alone is a short one (plan order ran art_style's three trainings last, the longest tail)."""
+    from livr.demo.config import load_demo_config
+    from livr.demo.run import Demo
+    from livr.demo.steps import Step, priorities
+
+    def step(key, cost, deps=()):
+        return Step(key, key, tmp_path / key, (), {}, lambda s, f: None, deps=deps, cost=cost)
+
+    chain = [step("a", 1), step("b", 10, ("a",)), step("c", 5), step("d", 1, ("c",)), step("e", 2, ("b",))]
+    assert priorities(chain) == {"a": 13, "b": 12, "c": 6, "d": 1, "e": 2}
+
+    demo = Demo(load_demo_config(), tmp_path / "out")
+    steps = demo.plan()
+    priority = priorities(steps)
+    trainings = sorted((s for s in steps if s.key.startswith("train-")), key=lambda s: -priority[s.key])
+    assert [s.key.split("-")[2] for s in trainings] == ["art_style"] * 3 + ["localization"] * 3 + ["counting"] * 3
+    # the first step of all: the data that the longest trainings read
+    assert max(steps, key=lambda s: priority[s.key]).key == "data-art_style"
