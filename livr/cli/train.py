@@ -152,7 +152,7 @@ def run_grpo_method(args: argparse.Namespace) -> int:
 
 def run_supervised(args: argparse.Namespace) -> int:
     from livr.runs.config import FIELDS, load_config
-    from livr.training.grpo_run import STATE_FILE, GrpoConfig
+    from livr.training.grpo_run import CONFIG_MARKER, GrpoConfig
     from livr.training.run import CONFIG_FILE, train
 
     grpo_only = [f"--{f.name}" for f in dataclasses.fields(GrpoConfig)
@@ -166,7 +166,7 @@ def run_supervised(args: argparse.Namespace) -> int:
         saved = Path(overrides["output_dir"]) / CONFIG_FILE
         if saved.is_file():
             config_path = saved  # `livr train --resume --out RUN`: the run's own config
-        elif (Path(overrides["output_dir"]) / STATE_FILE).is_file():
+        elif (Path(overrides["output_dir"]) / CONFIG_MARKER).is_file():
             raise ConfigError(f"{overrides['output_dir']} is a GRPO run: resume it with its own command and "
                               "--resume (livr train --method grpo --init_from RUN ... --resume --out OUT)")
     config = load_config(config_path, overrides)

@@ -1,17 +1,22 @@
 """GRPO after supervised training: rollouts, rewards, group advantages, replay, clipped loss.
 
-One step (`grpo_step`): G sampled completions per prompt (`rollout`: latent-mode decoding for an
-LVR model, recording the hidden states fed back; ordinary sampled generation under the standard
-mask otherwise, where LIVR's latent tokens are plain prompt tokens), rewards from the text
-(`rewards`: accuracy through `livr.inference.answers.is_correct`; LVR adds the format reward),
-group-normalised advantages, then the clipped-ratio objective with a k3 KL to a reference policy,
-both over completion text tokens only. The log-probabilities of a completion are recomputed by
-one teacher-forced forward (`replay_logprobs`) over prompt + completion; for LVR the recorded
-hidden states are patched into the slot positions (`livr.models.lvr.patched_slots`), which is
+One step: G sampled completions per prompt (`rollout`: latent-mode decoding for an LVR model,
+recording the hidden states fed back; ordinary sampled generation under the standard mask
+otherwise, where LIVR's latent tokens are plain prompt tokens), rewards from the text (`rewards`:
+accuracy through `livr.inference.answers.is_correct`; LVR adds the format reward), group-normalised
+advantages, then the clipped-ratio objective with a k3 KL to a reference policy, both over
+completion text tokens only. The log-probabilities of a completion are recomputed by one
+teacher-forced forward (`replay_logprobs`) over prompt + completion; for LVR the recorded hidden
+states are patched into the slot positions (`livr.models.lvr.patched_slots`), which is
 GRPO_latent's replay: slots carry no token distribution and so no policy loss.
 
-Written on plain torch rather than TRL's GRPOTrainer: its rollouts go through `model.generate`,
-which can neither feed hidden states back (LVR) nor take livr's prompt encoding.
+A step is split in two so that the optimiser step can be a `transformers.Trainer`'s
+(`livr.training.grpo_trainer.GrpoTrainer`, what `livr grpo` runs): `grpo_backward` (rollout,
+rewards, advantages, the backward pass of the objective) and `grpo_metrics` (the step's logged
+numbers). `grpo_step` puts them together with a plain torch optimiser, for tests and benchmarks.
+
+Not TRL's GRPOTrainer: its rollouts go through `model.generate`, which can neither feed hidden
+states back (LVR) nor take livr's prompt encoding (docs/grpo.md).
 """
 
 from __future__ import annotations
@@ -115,10 +120,12 @@ def rollout(lm, records: Sequence[dict], *, group_size: int, max_new_tokens: int
     return Rollout(records=repeated, tokens=kept, logprobs=kept_scores, latents=latents, texts=texts)
 
 
-def replay_logprobs(lm, roll: Rollout, index: int) -> torch.Tensor:
+def replay_logprobs(lm, roll: Rollout, index: int, model=None) -> torch.Tensor:
     """Log-probs (T,) of completion `index`'s text tokens under the current weights: one
     teacher-forced forward over prompt (+ latent slots patched with the recorded states + <|lvr_end|>)
-    + completion. Gradients flow; the slots themselves get no log-prob."""
+    + completion. Gradients flow; the slots themselves get no log-prob. `model`: the module to
+    call, `lm.model` or a wrapper of it (the Trainer's DistributedDataParallel, so that the
+    forward takes part in its gradient reduction); the inputs are always built on `lm.model`."""
     from livr.models.lvr import END, SLOT, patched_slots
 
     record, text = roll.records[index], roll.tokens[index]
@@ -138,13 +145,14 @@ def replay_logprobs(lm, roll: Rollout, index: int) -> torch.Tensor:
         full["mm_token_type_ids"] = (full["segment_ids"] == Segment.IMAGE).long()
     device = lm.base_model.device
     full = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in full.items()}
+    forward = lm.model if model is None else model
     mask = torch.zeros_like(full_ids, dtype=torch.bool)
     if slots:
         mask[0, len(prompt): len(prompt) + slots] = True
         with patched_slots(lm.model, slot_mask=mask, values=roll.latents[index]):
-            logits = lm.model(**lm.model_inputs(full, "standard")).logits
+            logits = forward(**lm.model_inputs(full, "standard")).logits
     else:
-        logits = lm.model(**lm.model_inputs(full, "standard")).logits
+        logits = forward(**lm.model_inputs(full, "standard")).logits
     start = full_ids.shape[1] - len(text)  # first text token; its logits sit one row earlier
     rows = logits[0, start - 1: full_ids.shape[1] - 1].float()
     return torch.log_softmax(rows, -1).gather(1, text.to(device)[:, None])[:, 0]
@@ -217,19 +225,30 @@ def _all_reduce_sum(tensors: Sequence[torch.Tensor]) -> None:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
 
 
-def grpo_step(lm, ref_lm, optimizer, records: Sequence[dict], *, group_size: int, max_new_tokens: int,
-              temperature: float = 1.0, epsilon: float = 0.2, beta: float = 0.04,
-              generator=None, reward_fn=None, world_size: int = 1) -> dict[str, float]:
-    """Rollout, rewards, advantages, one clipped update (theta_old = theta at rollout time, so
-    ratios start at 1, as in GRPO with one update per rollout batch). `ref_lm` gives the KL
-    reference: an `InitReference` of `lm` (the supervised checkpoint's weights swapped in) or a
-    frozen copy of the model; `reward_fn(records, texts)` overrides
-    the rewards. A batch whose advantages are all zero and whose KL is zero leaves the weights as they are.
+METRICS = ("reward_mean", "reward_std", "accuracy", "kl", "clip_fraction", "ratio_mean")  # grpo_metrics' keys
 
-    With `world_size` > 1 (torch.distributed initialised), each process passes its share of the
-    step's prompts (whole groups, so advantages need no communication, and the same number of
-    prompts in every process); gradients and metrics are summed over the processes before the
-    optimiser step, so every process makes the update of the whole batch."""
+
+def grpo_backward(lm, ref_lm, records: Sequence[dict], *, group_size: int, max_new_tokens: int,
+                  temperature: float = 1.0, epsilon: float = 0.2, beta: float = 0.04, generator=None,
+                  reward_fn=None, denominator: int | None = None, model=None, no_sync=None,
+                  backward=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Rollout, rewards, advantages and the backward pass of the clipped objective (theta_old =
+    theta at rollout time, so ratios start at 1, as in GRPO with one update per rollout batch):
+    the gradient of sum_i loss_i / `denominator` over this call's completions is added to the
+    parameters' `.grad`; no optimiser step. `ref_lm` gives the KL reference: an `InitReference`
+    of `lm` (the supervised checkpoint's weights swapped in) or a frozen copy of the model;
+    `reward_fn(records, texts)` overrides the rewards.
+
+    `denominator` (default: this call's number of completions) is what every completion's loss
+    is divided by: the number of completions the update averages over. `model` is the module the
+    policy forwards go through (default `lm.model`; the Trainer passes its DDP wrapper), `backward`
+    does `loss.backward()` (the Trainer passes `accelerator.backward`), and `no_sync`, when given,
+    is a context-manager factory entered around every completion's forward and backward but the
+    last (DDP's `no_sync`: gradients accumulate locally and are all-reduced once, with the last).
+
+    Returns (loss, sums): the detached sum of the divided losses, and float64 (6,) sums over this
+    call's completions of kl, clip_fraction, ratio_mean, reward, reward^2 and accuracy
+    (`grpo_metrics` turns sums over all the step's completions into the logged means)."""
     roll = rollout(lm, records, group_size=group_size, max_new_tokens=max_new_tokens,
                    temperature=temperature, generator=generator)
     if reward_fn is None:
@@ -244,17 +263,51 @@ def grpo_step(lm, ref_lm, optimizer, records: Sequence[dict], *, group_size: int
     # dropout off (TRL's disable_dropout): the ratio and the KL compare one function, and a run
     # does not depend on the global RNG, so a resumed run repeats an uninterrupted one
     lm.model.eval()
-    optimizer.zero_grad(set_to_none=True)
     n = len(roll.tokens)
-    total = n * world_size  # the loss is a mean over every completion of the step, in all processes
+    denominator = n if denominator is None else denominator
+    total_loss = torch.zeros((), dtype=torch.float32)
     sums = torch.zeros(6, dtype=torch.float64)  # kl, clip_fraction, ratio_mean, reward, reward^2, accuracy
     for i in range(n):
-        logp = replay_logprobs(lm, roll, i)
-        old = logp.detach()  # theta_old = theta: one update per rollout batch, ratios exactly 1
-        loss, stats = grpo_loss(logp, old, refs[i], advantage[i].to(logp.device), epsilon=epsilon, beta=beta)
-        (loss / total).backward()
+        sync = no_sync() if no_sync is not None and i < n - 1 else contextlib.nullcontext()
+        with sync:
+            logp = replay_logprobs(lm, roll, i, model=model)
+            old = logp.detach()  # theta_old = theta: one update per rollout batch, ratios exactly 1
+            loss, stats = grpo_loss(logp, old, refs[i], advantage[i].to(logp.device), epsilon=epsilon, beta=beta)
+            scaled = loss / denominator
+            if backward is None:
+                scaled.backward()
+            else:
+                backward(scaled)
+        total_loss += scaled.detach().float().cpu()
         sums[:3] += torch.tensor([stats["kl"], stats["clip_fraction"], stats["ratio_mean"]], dtype=torch.float64)
     sums[3:] += torch.stack([reward.sum(), (reward ** 2).sum(), accuracy.sum()]).double()
+    return total_loss, sums
+
+
+def grpo_metrics(sums: torch.Tensor, count: int) -> dict[str, float]:
+    """The logged numbers of a step (`METRICS`) from `grpo_backward`'s sums over all the step's
+    `count` completions (in every process): means, and the standard deviation of the rewards."""
+    kl, clip, ratio, r1, r2, acc = (float(x) / count for x in sums.cpu())
+    return {"reward_mean": r1, "reward_std": max(r2 - r1 * r1, 0.0) ** 0.5, "accuracy": acc,
+            "kl": kl, "clip_fraction": clip, "ratio_mean": ratio}
+
+
+def grpo_step(lm, ref_lm, optimizer, records: Sequence[dict], *, group_size: int, max_new_tokens: int,
+              temperature: float = 1.0, epsilon: float = 0.2, beta: float = 0.04,
+              generator=None, reward_fn=None, world_size: int = 1) -> dict[str, float]:
+    """One whole step with a plain torch optimiser: `grpo_backward`, then `optimizer.step()`;
+    returns `grpo_metrics`. A batch whose advantages are all zero and whose KL is zero leaves the
+    weights as they are. (`livr grpo` runs `GrpoTrainer`, whose optimiser step is the Trainer's.)
+
+    With `world_size` > 1 (torch.distributed initialised), each process passes its share of the
+    step's prompts (whole groups, so advantages need no communication, and the same number of
+    prompts in every process); gradients and metrics are summed over the processes before the
+    optimiser step, so every process makes the update of the whole batch."""
+    optimizer.zero_grad(set_to_none=True)
+    total = len(records) * group_size * world_size  # the loss is a mean over every completion of the step
+    _, sums = grpo_backward(lm, ref_lm, records, group_size=group_size, max_new_tokens=max_new_tokens,
+                            temperature=temperature, epsilon=epsilon, beta=beta, generator=generator,
+                            reward_fn=reward_fn, denominator=total)
     if world_size > 1:
         params = [p for group in optimizer.param_groups for p in group["params"]]
         for p in params:
@@ -263,6 +316,4 @@ def grpo_step(lm, ref_lm, optimizer, records: Sequence[dict], *, group_size: int
         sums = sums.to(params[0].grad.device)  # nccl reduces only GPU tensors
         _all_reduce_sum([p.grad for p in params] + [sums])
     optimizer.step()
-    kl, clip, ratio, r1, r2, acc = (float(x) / total for x in sums.cpu())
-    return {"reward_mean": r1, "reward_std": max(r2 - r1 * r1, 0.0) ** 0.5, "accuracy": acc,
-            "kl": kl, "clip_fraction": clip, "ratio_mean": ratio}
+    return grpo_metrics(sums, total)

@@ -4,22 +4,28 @@ what `livr train --method grpo` (`train_grpo`: livr train's --resume / --overwri
 
 The supervised run folder gives the model, the method family (LVR decodes in latent mode), the
 LoRA / latent rows and the data; its weights are both the starting policy and the frozen KL
-reference. Every `grpo_steps` step takes `grpo_prompts` training records (a seeded shuffle per
-pass), samples `grpo_num_generations` completions each and makes one update
-(`livr.training.grpo.grpo_step`). Per-step metrics (reward mean/std, accuracy, KL, clip
-fraction, ratio mean, and validation accuracy every `eval_every` steps) go to OUT/metrics.json;
-every `save_every` steps OUT/grpo_state.pt holds the trainable weights, the optimiser and the
-history, written atomically, so a killed run resumes where it saved and, on CPU, ends with the
-same numbers as an uninterrupted one. At the end OUT/model/ holds the final weights as a run
-folder (`write_model_folder`), which `livr eval --model` reads. Sampling needs no saved state:
-every completion has its own generator seeded by (seed, step, completion index)
-(`livr.training.grpo.completion_generators`).
+reference. The run is a `transformers.Trainer`: `GrpoTrainer` (livr.training.grpo_trainer), whose
+`training_step` makes the GRPO step, with TrainingArguments mapped from `GrpoConfig`
+(`grpo_arguments`: max_steps = grpo_steps, constant learning rate, AdamW without weight decay or
+gradient clipping, a checkpoint every `save_every` steps, validation every `eval_every` steps and
+at the start, a log line every step). Every step takes `grpo_prompts` training records (`_order`:
+a seeded shuffle per pass), samples `grpo_num_generations` completions each and makes one update.
+
+Files: OUT/grpo_config.yaml (written first: marks a GRPO run folder; a rerun with another config
+is refused), OUT/checkpoints/checkpoint-N (the Trainer's: weights, AdamW state, RNG and its
+trainer_state.json, whose log history holds the per-step metrics; only the latest is kept), OUT/logs
+(tensorboard, when report_to has it), and, when the run ends, OUT/model/ (the final weights as a
+run folder, `write_model_folder`, which `livr eval --model` reads) and OUT/metrics.json (written
+last: the history of per-step metrics and validation accuracies). A killed run resumes from its
+latest checkpoint (the Trainer's resume) and, on CPU, ends with the same numbers and weights as an
+uninterrupted one: sampling needs no saved state, as every completion has its own generator seeded
+by (seed, step, completion index) (`livr.training.grpo.completion_generators`).
 
 Several processes (`torchrun --nproc_per_node N -m livr.cli.main grpo ...` or `accelerate launch`;
-accelerate's `PartialState` joins the process group, gloo on CPU): each takes grpo_prompts / N of
-a step's prompts with their generators, gradients and metrics are summed before every update, and
-process 0 validates and writes the files. The completions are those of one process; the numbers
-agree up to float summation order (docs/grpo.md).
+the Trainer's DDP, gloo on CPU): each takes grpo_prompts / N of a step's prompts with their
+generators; DDP averages the gradients and the metrics are summed before every update, and process
+0 validates and writes the files. The completions are those of one process; the numbers agree up
+to float summation order (docs/grpo.md).
 
 Defaults are GPU-style (G=8, temperature 1.0, beta 0.04, epsilon 0.2, lr 1e-6); tiny runs override.
 """
@@ -27,7 +33,6 @@ Defaults are GPU-style (G=8, temperature 1.0, beta 0.04, epsilon 0.2, lr 1e-6); 
 from __future__ import annotations
 
 import dataclasses
-import io
 import os
 import random
 import typing
@@ -36,22 +41,27 @@ from pathlib import Path
 from typing import Any
 
 from livr.errors import ConfigError
-from livr.io import atomic_write_bytes, atomic_write_json
+from livr.io import atomic_write_json, atomic_write_text
 
-STATE_FILE = "grpo_state.pt"
+CONFIG_MARKER = "grpo_config.yaml"  # OUT/grpo_config.yaml: written first, it marks a GRPO run folder
+CHECKPOINTS_DIR = "checkpoints"  # OUT/checkpoints/checkpoint-N: the Trainer's, what a rerun resumes from
+LOGS_DIR = "logs"  # OUT/logs: tensorboard
 METRICS_FILE = "metrics.json"
 MODEL_DIR = "model"  # OUT/model: the final weights as a run folder (livr eval --model OUT/model)
 METHOD = "grpo"  # the method's name (livr.methods.grpo): `livr train --method grpo` runs this file
 
 
 def _f(default, help: str):
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help})
     return field(default=default, metadata={"help": help})
 
 
 @dataclass
 class GrpoConfig:
     init_from: str = _f("", "a finished supervised run folder: model, method, weights and data come from it")
-    output_dir: str = _f("", "the GRPO run folder (metrics.json, grpo_state.pt, model/: the final weights as a run folder)")
+    output_dir: str = _f("", "the GRPO run folder (grpo_config.yaml, checkpoints/, logs/, metrics.json, model/: "
+                             "the final weights as a run folder)")
     data: str = _f("", "a livr data folder whose training split gives the GRPO prompts (all its tasks) "
                        "and whose validation split is scored; empty: the init_from run's data")
     grpo_steps: int = _f(200, "optimisation steps, one rollout batch each")
@@ -64,8 +74,10 @@ class GrpoConfig:
     learning_rate: float = _f(1e-6, "AdamW learning rate")
     seed: int = _f(0, "seeds the prompt order and the rollout sampling (one generator per completion)")
     eval_every: int = _f(50, "validation accuracy (the method's decoding) every this many steps; 0: never")
-    save_every: int = _f(50, "resumable state every this many steps")
+    save_every: int = _f(50, "a Trainer checkpoint (OUT/checkpoints, the latest kept) every this many steps")
     max_validation_examples: int | None = _f(None, "at most this many validation records")
+    report_to: list[str] = _f(["tensorboard"], "Trainer integrations to log to (tensorboard writes under "
+                                               "OUT/logs; none: no logger)")
 
     def __post_init__(self):
         problems = [f"{name} must be >= 1, got {getattr(self, name)}"
@@ -140,7 +152,7 @@ def check_init_from(init_from: str) -> None:
         raise ConfigError(f"init_from {run} does not exist; {fix}")
     if not run.is_dir():
         raise ConfigError(f"init_from {run} is a file, not a run folder; {fix}")
-    if (run / STATE_FILE).is_file() and not (run / CONFIG_FILE).is_file():
+    if (run / CONFIG_MARKER).is_file() and not (run / CONFIG_FILE).is_file():
         raise ConfigError(f"init_from {run} is a GRPO run folder; its final weights are the run folder "
                           f"{run / MODEL_DIR} (there once the GRPO run has finished)")
     if not (run / CONFIG_FILE).is_file():
@@ -168,8 +180,8 @@ def train_grpo(config: GrpoConfig, *, resume: bool = False, overwrite: bool = Fa
         elif not resume:
             raise ConfigError(f"output_dir {out} already exists and is not empty; pass --resume to continue "
                               "that GRPO run, --overwrite to replace it, or choose another folder")
-        elif not (out / STATE_FILE).is_file():
-            raise ConfigError(f"cannot resume {out}: it has no {STATE_FILE}, so it is not a GRPO run folder")
+        elif not (out / CONFIG_MARKER).is_file():
+            raise ConfigError(f"cannot resume {out}: it has no {CONFIG_MARKER}, so it is not a GRPO run folder")
     return run_grpo(config)
 
 
@@ -214,77 +226,119 @@ def write_model_folder(lm, init_from: Path, folder: Path, info: dict[str, Any]) 
         atomic_write_json(tmp / RUN_METRICS, {"tasks": tasks, **info})
 
 
-def run_grpo(config: GrpoConfig, *, stop_after: int | None = None) -> dict[str, Any]:
-    """Run (or resume, when OUT/grpo_state.pt exists) the GRPO steps; returns the metrics.
-    `stop_after` ends the process's work after that many steps (tests of resume)."""
+# fields that do not change what a run computes: a rerun may change them
+RESUME_FREE = frozenset({"report_to"})
+
+
+def check_resume_config(config: GrpoConfig, out: Path) -> None:
+    """ConfigError when OUT/grpo_config.yaml holds another config (other than RESUME_FREE fields)."""
+    saved = load_grpo_config(str(out / CONFIG_MARKER))
+    diffs = [f"{k}: the run has {v!r}, now {getattr(config, k)!r}" for k, v in asdict(saved).items()
+             if k not in RESUME_FREE and getattr(config, k) != v]
+    if diffs:
+        raise ConfigError(f"{out} holds a GRPO run with another config ({'; '.join(diffs)}); resume it with "
+                          "its own settings or use another output_dir")
+
+
+def grpo_arguments(config: GrpoConfig, *, processes: int, evaluate: bool, resume: bool):
+    """The TrainingArguments of a GRPO run: one optimisation step per GRPO step, each process's
+    batch its grpo_prompts / processes prompt slots (read in order), AdamW without weight decay
+    at a constant learning rate, no warm-up and no gradient clipping (the update of
+    `livr.training.grpo.grpo_step`), a log entry every step, a checkpoint every save_every steps,
+    validation every eval_every steps and, unless resuming, at step 0."""
+    from transformers import TrainingArguments
+
+    from livr.training.trainer import cpu_processes
+
+    report_to = [r for r in config.report_to if r not in ("tensorboard", "none")] or "none"
+    return TrainingArguments(
+        output_dir=str(Path(config.output_dir) / CHECKPOINTS_DIR),
+        max_steps=config.grpo_steps,
+        per_device_train_batch_size=config.grpo_prompts // processes,
+        gradient_accumulation_steps=1,
+        learning_rate=config.learning_rate,
+        weight_decay=0.0,
+        optim="adamw_torch",  # torch.optim.AdamW as grpo_step uses it (the fused default rounds otherwise)
+        lr_scheduler_type="constant",
+        warmup_steps=0,
+        max_grad_norm=0.0,
+        seed=config.seed,
+        logging_steps=1,
+        save_strategy="steps",
+        save_steps=config.save_every,
+        save_total_limit=1,
+        eval_strategy="steps" if evaluate else "no",
+        eval_steps=config.eval_every if evaluate else None,
+        eval_on_start=evaluate and not resume,
+        report_to=report_to,
+        remove_unused_columns=False,  # the batches are prompt slots, not model inputs
+        train_sampling_strategy="sequential",  # slot k is prompt k % grpo_prompts of step k // grpo_prompts
+        dataloader_num_workers=0,
+        dataloader_drop_last=False,
+        dataloader_pin_memory=False,
+        use_cpu=cpu_processes(),
+    )
+
+
+def run_grpo(config: GrpoConfig, *, stop_after: int | None = None, callbacks=()) -> dict[str, Any]:
+    """Run (or resume, from the latest OUT/checkpoints/checkpoint-N) the GRPO steps with
+    `GrpoTrainer`; returns the metrics. `stop_after` ends the process's work after that many steps
+    (tests of resume); `callbacks` are more `transformers.TrainerCallback`s for the Trainer."""
     import torch  # here, not at the top: `livr data ...` builds the train parser from GrpoConfig
+    from accelerate import PartialState
 
     from livr.runs.folder import load_run
     from livr.training.data import load_run_data
-    from accelerate import PartialState
+    from livr.training.grpo import InitReference
+    from livr.training.grpo_trainer import GrpoTrainer, PromptSlots, StopAfter, collate_slots, history
+    from livr.training.run import last_checkpoint
 
-    from livr.training.grpo import InitReference, completion_generators, grpo_step
-    from livr.training.trainer import load_trainable_state, trainable_state
-
-    # cpu=True without CUDA: accelerate then joins torchrun's processes with gloo (MULTI_CPU)
+    # cpu=True without CUDA: accelerate then joins torchrun's processes with gloo (MULTI_CPU), as
+    # the TrainingArguments (use_cpu) do
     state = PartialState(cpu=not torch.cuda.is_available())
-    world, rank, main_process = state.num_processes, state.process_index, state.is_main_process
+    world, main_process = state.num_processes, state.is_main_process
     if config.grpo_prompts % world:
         raise ConfigError(f"grpo_prompts ({config.grpo_prompts}) must be a multiple of the number of "
                           f"processes ({world}): each process takes whole groups, the same number of them")
-    share = config.grpo_prompts // world
     check_init_from(config.init_from)
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if (out / CONFIG_MARKER).is_file():
+        check_resume_config(config, out)
+    elif main_process:
+        import yaml
+
+        atomic_write_text(out / CONFIG_MARKER, "# The config of this GRPO run (livr grpo / livr train --method grpo); "
+                          "a rerun with other values is refused\n"
+                          + yaml.safe_dump({"method": METHOD, **asdict(config)}, sort_keys=False))
     lm, base = load_run(config.init_from)
-    lm.to(state.device)  # this process's device (cuda:LOCAL_RANK under torchrun on GPUs)
     data = load_run_data(dataclasses.replace(base, data=config.data, tasks=None) if config.data else base)
     train = data.train.records
     validation = (data.validation.records if data.validation else [])[: config.max_validation_examples]
+    evaluate = bool(config.eval_every and validation)
+    checkpoint = last_checkpoint(out / CHECKPOINTS_DIR)
+    args = grpo_arguments(config, processes=world, evaluate=evaluate, resume=checkpoint is not None)
+    lm.to(args.device)  # this process's device (cuda:LOCAL_RANK under torchrun on GPUs)
+    lm.model.eval()  # no dropout in GRPO (grpo_backward); gradients flow all the same
     ref = InitReference(lm)  # the KL reference: these weights, swapped in (not a copy of the model)
-    params = [p for p in lm.model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
-    history: list[dict] = []
-    start = 0
-    state_path = out / STATE_FILE
-    if state_path.is_file():
-        saved = torch.load(state_path, weights_only=True)
-        if saved["config"] != asdict(config):
-            raise ConfigError(f"{out} holds a GRPO run with another config; use another output_dir")
-        load_trainable_state(lm.model, saved["weights"])
-        optimizer.load_state_dict(saved["optimizer"])
-        history, start = saved["history"], saved["step"]
-    lm.model.eval()  # no dropout in GRPO (grpo_step); gradients flow all the same
+    extra = list(callbacks) + ([StopAfter(stop_after)] if stop_after is not None else [])
+    if "tensorboard" in config.report_to:
+        from transformers.integrations import TensorBoardCallback
+
+        board = TensorBoardCallback()
+        board.logging_dir = str(out / LOGS_DIR)
+        extra.append(board)
+    trainer = GrpoTrainer(
+        model=lm.model, args=args, train_dataset=PromptSlots(config.grpo_steps, config.grpo_prompts),
+        eval_dataset=validation or None, data_collator=collate_slots, callbacks=extra,
+        lm=lm, reference=ref, base=base, train_records=train, validation_records=validation, config=config)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    end = trainer.state.global_step
     method = "grpo_latent" if lm.lvr is not None else "grpo"
-
-    def save(step):
-        if not main_process:
-            return
-        buffer = io.BytesIO()
-        torch.save({"config": asdict(config), "weights": trainable_state(lm.model), "step": step,
-                    "optimizer": optimizer.state_dict(), "history": history}, buffer)
-        atomic_write_bytes(state_path, buffer.getvalue())
-
-    end = config.grpo_steps if stop_after is None else min(config.grpo_steps, start + stop_after)
-    validate = bool(config.eval_every and validation and main_process)
-    if start == 0 and validate:
-        history.append({"step": 0, "val_accuracy": _validate(lm, base, validation, config.grpo_max_new_tokens)})
-    group = config.grpo_num_generations
-    for step in range(start, end):
-        indices = _order(len(train), config.seed, step, config.grpo_prompts)[rank * share: (rank + 1) * share]
-        generators = completion_generators(config.seed, step, rank * share * group, share * group)
-        entry = {"step": step + 1, **grpo_step(
-            lm, ref, optimizer, [train[i] for i in indices], group_size=group,
-            max_new_tokens=config.grpo_max_new_tokens, temperature=config.grpo_temperature,
-            epsilon=config.grpo_epsilon, beta=config.grpo_beta, generator=generators, world_size=world)}
-        if validate and (step + 1) % config.eval_every == 0:
-            entry["val_accuracy"] = _validate(lm, base, validation, config.grpo_max_new_tokens)
-        history.append(entry)
-        if (step + 1) % config.save_every == 0 or step + 1 == end:
-            save(step + 1)
     metrics = {"method": method, "base_method": base.method, "init_from": str(config.init_from),
                "data": config.data or base.data, "tasks": sorted({r["task"] for r in train}),
-               "num_processes": world, "config": asdict(config), "steps_done": end, "history": history}
+               "num_processes": world, "config": asdict(config), "steps_done": end,
+               "history": history(trainer.state.log_history)}
     if end == config.grpo_steps and main_process:
         write_model_folder(lm, Path(config.init_from), out / MODEL_DIR,
                            {"method": base.method, "stage": method, "grpo_run": str(out), "grpo_steps": end})

@@ -179,6 +179,17 @@ def livr_run(loc_data, tmp_path_factory):
     return str(out)
 
 
+def weights(folder) -> dict[str, torch.Tensor]:
+    """The trainable tensors (LoRA and latent rows) saved in `folder`: OUT/model, or a checkpoint."""
+    from safetensors.torch import load_file
+
+    return load_file(Path(folder) / "adapter_model.safetensors")
+
+
+def last_checkpoint(out) -> Path:
+    return max((Path(out) / "checkpoints").glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+
+
 def grpo_config(run, out, **kw):
     values = dict(init_from=run, output_dir=str(out), grpo_steps=4, grpo_prompts=1, grpo_num_generations=2,
                   grpo_max_new_tokens=3, learning_rate=1e-2, eval_every=2, save_every=1)
@@ -200,11 +211,58 @@ def test_grpo_run_logs_per_step_metrics(sft_run, tmp_path):
 
     lm, config = load_run(tmp_path / "g" / "model")
     assert config.method == "lvr" and lm.lvr is not None
-    final = torch.load(tmp_path / "g" / "grpo_state.pt", weights_only=False)["weights"]
-    loaded = dict(lm.model.named_parameters())
-    assert all(torch.equal(loaded[k].detach().cpu(), v) for k, v in final.items())
-    start = dict(load_run(sft_run)[0].model.named_parameters())
-    assert any(not torch.equal(start[k].detach().cpu(), v) for k, v in final.items())  # GRPO's, not SFT's
+    final = weights(last_checkpoint(tmp_path / "g"))  # the Trainer's last checkpoint, step 4
+    assert last_checkpoint(tmp_path / "g").name == "checkpoint-4"
+    saved = weights(tmp_path / "g" / "model")
+    assert final.keys() == saved.keys() and all(torch.equal(final[k], saved[k]) for k in final)
+    start = weights(sft_run)
+    assert any(not torch.equal(start[k], v) for k, v in final.items())  # GRPO's, not SFT's
+
+
+def test_grpo_run_is_a_trainer(sft_run, tmp_path):
+    """The run is GrpoTrainer's: a TrainerCallback gets every step's log with the GRPO metrics
+    (beside the Trainer's loss and its constant learning rate) and the validation at steps 0, 1, 2;
+    the Trainer's checkpoints (the latest kept) and tensorboard logs are in OUT; OUT/grpo_config.yaml
+    marks the folder, and a rerun with another config is refused before any step."""
+    from transformers import TrainerCallback
+
+    from livr.errors import ConfigError
+    from livr.training.grpo import METRICS
+    from livr.training.grpo_run import load_grpo_config
+
+    class Record(TrainerCallback):
+        def __init__(self):
+            self.logs, self.saves = [], []
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            self.logs.append((state.global_step, dict(logs)))
+
+        def on_save(self, args, state, control, **kwargs):
+            self.saves.append(state.global_step)
+
+    seen = Record()
+    config = grpo_config(sft_run, tmp_path / "g", grpo_steps=2, eval_every=1, **RESUME_FLAGS)
+    metrics = run_grpo(config, callbacks=[seen])
+    steps = [(step, logs) for step, logs in seen.logs if "loss" in logs]
+    assert [step for step, _ in steps] == [1, 2]
+    for _, logs in steps:
+        assert set(METRICS) <= set(logs) and logs["learning_rate"] == config.learning_rate
+    assert [step for step, logs in seen.logs if "eval_accuracy" in logs] == [0, 1, 2]
+    assert seen.saves == [1, 2]
+    assert [h["step"] for h in metrics["history"]] == [0, 1, 2]
+    assert metrics["history"][1] == {"step": 1, **{k: steps[0][1][k] for k in METRICS},
+                                     "val_accuracy": metrics["history"][1]["val_accuracy"]}
+    out = tmp_path / "g"
+    assert [p.name for p in (out / "checkpoints").iterdir()] == ["checkpoint-2"]  # save_total_limit 1
+    assert {"trainer_state.json", "optimizer.pt", "adapter_model.safetensors"} <= {
+        p.name for p in (out / "checkpoints" / "checkpoint-2").iterdir()}
+    assert list((out / "logs").rglob("events.out.tfevents.*"))  # report_to: tensorboard (the default)
+    assert load_grpo_config(str(out / "grpo_config.yaml")) == config
+    with pytest.raises(ConfigError, match="another config.*grpo_beta: the run has 0.04, now 0.1"):
+        run_grpo(grpo_config(sft_run, out, grpo_steps=2, eval_every=1, grpo_beta=0.1, **RESUME_FLAGS))
+    # a logging option is not part of what the run computes: a rerun may change it
+    again = run_grpo(grpo_config(sft_run, out, grpo_steps=2, eval_every=1, report_to=["none"], **RESUME_FLAGS))
+    assert again["history"] == metrics["history"]
 
 
 def test_grpo_resume_equals_an_uninterrupted_run(sft_run, tmp_path):
@@ -244,17 +302,17 @@ def test_grpo_resume_after_sigkill(sft_run, tmp_path):
              "--eval_every", "2", "--save_every", "1"]
     flags += [x for k, v in RESUME_FLAGS.items() for x in (f"--{k}", str(v))]
     out = tmp_path / "killed"
-    run_killed(["grpo", *flags, "--out", str(out)], tmp_path / "child", stall="livr.training.grpo:grpo_step",
+    run_killed(["grpo", *flags, "--out", str(out)], tmp_path / "child", stall="livr.training.grpo:grpo_backward",
                call=3, preload=("torch", "transformers", "peft"))
-    assert (out / "grpo_state.pt").is_file() and not (out / "metrics.json").exists()
+    assert last_checkpoint(out).name == "checkpoint-2" and not (out / "metrics.json").exists()
     assert main(["grpo", *flags, "--out", str(out)]) == 0
     assert main(["grpo", *flags, "--out", str(tmp_path / "whole")]) == 0
     history = [json.loads((p / "metrics.json").read_text())["history"] for p in (out, tmp_path / "whole")]
     assert history[0] == history[1] and len(history[0]) == 5
     assert_moves(history[1])
-    weights = [torch.load(p / "grpo_state.pt", weights_only=False)["weights"] for p in (out, tmp_path / "whole")]
-    assert weights[0].keys() == weights[1].keys()
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    final = [weights(p / "model") for p in (out, tmp_path / "whole")]
+    assert final[0].keys() == final[1].keys()
+    assert all(torch.equal(final[0][k], final[1][k]) for k in final[0])
 
 
 def test_train_method_grpo_equals_livr_grpo(sft_run, tmp_path):
@@ -271,7 +329,7 @@ def test_train_method_grpo_equals_livr_grpo(sft_run, tmp_path):
     ma, mb = (json.loads((d / "metrics.json").read_text()) for d in (a, b))
     assert ma["config"] == {**mb["config"], "output_dir": str(a)} and ma["history"] == mb["history"]
     assert_moves(ma["history"])
-    wa, wb = (torch.load(d / "grpo_state.pt", weights_only=False)["weights"] for d in (a, b))
+    wa, wb = (weights(last_checkpoint(d)) for d in (a, b))
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
     adapter = "model/adapter_model.safetensors"
     assert (a / adapter).read_bytes() == (b / adapter).read_bytes()
@@ -339,7 +397,7 @@ def test_grpo_two_processes_match_one(livr_run, tmp_path):
     argv = ["grpo", "--init-from", sft_run, "--out", str(tmp_path / "two")]
     for k, v in vars(grpo_config(sft_run, tmp_path / "two", **flags)).items():
         if k not in ("init_from", "output_dir") and v is not None:
-            argv += [f"--{k}", str(v)]
+            argv += [f"--{k}", ",".join(v) if isinstance(v, list) else str(v)]
     launch_processes(torchrun, argv)
     two = json.loads((tmp_path / "two" / "metrics.json").read_text())
     assert two["num_processes"] == 2 and one["num_processes"] == 1
@@ -350,12 +408,11 @@ def test_grpo_two_processes_match_one(livr_run, tmp_path):
             assert a.get(key) == pytest.approx(b.get(key), abs=1e-9), (a["step"], key)
         for key in ("kl", "ratio_mean", "clip_fraction"):
             assert a.get(key) == pytest.approx(b.get(key), abs=1e-5), (a["step"], key)
-    wa, wb = (torch.load(d / "grpo_state.pt", weights_only=False)["weights"] for d in (tmp_path / "one", tmp_path / "two"))
+    wa, wb = (weights(d / "model") for d in (tmp_path / "one", tmp_path / "two"))
     assert wa.keys() == wb.keys()
     for key in wa:
         torch.testing.assert_close(wa[key], wb[key], atol=1e-5, rtol=1e-4)
-    from livr.runs.folder import load_run
-    start = dict(load_run(sft_run)[0].model.named_parameters())
-    assert any(not torch.allclose(wa[k], start[k].detach()) for k in wa)  # the weights did move
+    start = weights(sft_run)
+    assert any(not torch.allclose(wa[k], start[k]) for k in wa)  # the weights did move
 
 
