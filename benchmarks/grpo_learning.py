@@ -9,6 +9,7 @@ It runs the commands a user would run (each skipped when its output already exis
     livr data synth --task counting --level easy --train 2000 --val 250 --test 250 --seed 0 --image-size 112 --out W/data
     livr train --model livr-tiny --method sft --data W/data --out W/sft --stage2_epochs 1 --max_train_examples 400 ...
     livr grpo --init-from W/sft --data W/data --out W/grpo-seed42 --grpo_steps 300 --grpo_prompts 4 ...   # one per seed
+    livr train ... --out W/sft-control-seed42 --stage2_epochs 4 --max_train_examples 400 ...            # one per seed
 
 then scores the test split with the supervised weights (the run's own test predictions) and with
 each GRPO run's final weights (W/grpo-seedS/model, a run folder, the same greedy decoding), and
@@ -17,6 +18,10 @@ as a 25-step moving mean, validation accuracy, KL to the reference; one line per
 the easy level: one epoch of SFT on 400 records leaves livr-tiny above chance (25%) and well
 below what 2,000 records give (about 60%, docs/results.md learnability map). The GRPO seeds share
 the supervised checkpoint and differ in prompt order and sampling.
+
+The control: GRPO's 300 steps x 4 prompts pass 3 times over the 400 records; the same records
+given 3 more supervised epochs (Direct SFT for 1 + 3 epochs, best epoch by validation, one run
+per seed) say whether GRPO adds anything that plain supervision on the same records does not.
 """
 
 from __future__ import annotations
@@ -50,12 +55,23 @@ def commands(args, work: Path) -> dict[str, list[str]]:
                 "--max_train_examples", str(args.sft_records), "--report_to", "none", "--disable_tqdm", "true"],
     }
     for seed in args.seeds:
+        control = out["sft"][:]
+        control[control.index(str(sft))] = str(work / f"sft-control-seed{seed}")
+        control[control.index("--seed") + 1] = str(seed)
+        control[control.index("--stage2_epochs") + 1] = str(control_epochs(args))
+        out[f"sft-control-seed{seed}"] = control
+    for seed in args.seeds:
         out[f"grpo-seed{seed}"] = [
             *LIVR, "grpo", "--init-from", str(sft), "--data", str(data), "--out", str(work / f"grpo-seed{seed}"),
             "--grpo_steps", str(args.steps), "--grpo_prompts", "4", "--grpo_num_generations", "8",
             "--grpo_max_new_tokens", "4", "--grpo_temperature", "1.0", "--grpo_beta", str(args.beta),
             "--learning_rate", str(args.lr), "--seed", str(seed), "--eval_every", "50", "--save_every", "25"]
     return out
+
+
+def control_epochs(args) -> int:
+    """1 + the passes GRPO makes over the SFT records (4 prompts a step), rounded up."""
+    return 1 + math.ceil(args.steps * 4 / args.sft_records)
 
 
 def test_correct(run: Path, data: Path) -> dict[str, bool]:
@@ -208,12 +224,29 @@ def main() -> None:
         per_seed[seed] = seed_result(histories[seed], before, [graded[r["id"]] for r in rows])  # paired
     n, a = len(before), sum(before)
     results = list(per_seed.values())
+    from livr.analysis.stats import compare
+
+    controls = {}
+    for seed in args.seeds:
+        folder = work / f"sft-control-seed{seed}"
+        if not (folder / "metrics.json").is_file():
+            seconds[f"sft-control-seed{seed}"] = run(cmds[f"sft-control-seed{seed}"], log)
+        right = {r["id"]: bool(r["correct"]) for r in json.loads((folder / "test_predictions.json").read_text())}
+        controls[seed] = sum(right.values()) / len(right)
+    grpo_acc = [r["test"]["grpo_accuracy"] for r in results]
+    against = compare(grpo_acc, list(controls.values()), n)
+    control = {"epochs": control_epochs(args), "test_accuracy_over_seeds": spread(list(controls.values())),
+               "grpo_test_accuracy_over_seeds": spread(grpo_acc),
+               "grpo_minus_control": {"difference": against.diff, "half_width95": against.half_width,
+                                      "beyond_noise": against.beyond_noise,
+                                      "text": against.text("GRPO", f"SFT for {control_epochs(args)} epochs")}}
     summary = {
         "sft_test_accuracy": a / n, "sft_test_wilson95": wilson(a, n), "test_n": n, "val_records": VAL_RECORDS,
         "sft_val_accuracy": results[0]["val_accuracy"][0]["accuracy"],
         "val_gain_over_seeds": spread([r["val_gain"]["difference"] for r in results]),
         "test_gain_over_seeds": spread([r["test"]["difference"] for r in results]),
         "reward_gain_over_seeds": spread([r["sampled_reward_gain"]["difference"] for r in results]),
+        "sft_control": control,
     }
     result = {
         "benchmark": "grpo_learning", **stamp(), "note": args.note,
