@@ -29,6 +29,10 @@ class PretrainConfig:
     threads: int = 1
     # weight of the dense cell loss on the vision tower (livr.pretrain.dense); 0 turns it off
     dense_weight: float = 1.0
+    # start from these weights instead of random init: a model folder made by pretrain-base (its
+    # OUT/model) or "livr-tiny" (the shipped one); "" is random init. A continuation, e.g. the
+    # skill level 3 with the earlier levels replayed (docs/pretraining.md)
+    init_from: str = ""
 
     def check(self) -> None:
         problems = []
@@ -38,5 +42,10 @@ class PretrainConfig:
             problems.append(f"replay must be in [0, 1), got {self.replay}")
         if not self.curriculum or self.curriculum[0][0] != 0:
             problems.append("the curriculum must start at step 0")
+        from livr.pretrain.mix import LEVELS
+
+        bad = [level for _, level in self.curriculum if level not in LEVELS]
+        if bad:
+            problems.append(f"curriculum levels {bad} are not levels of the mix {list(LEVELS)}")
         if problems:
             raise ConfigError("pretraining config: " + "; ".join(problems))

@@ -19,12 +19,19 @@ procedurally drawn pictures (see `livr.pretrain.scenes` for the rendering):
 | pair_same     | 2 | 2 | "Do the two pictures show the same shape?" -> "yes" |
 | pair_which    | 2 | 2 | "Which picture has the green triangle, the first or the second?" -> "second" |
 | pair_brighter | 2 | 2 | "Which picture is brighter, the first or the second?" -> "first" |
+| grid_step     | 3 only | 1 | "On the grid, which way is it from the red circle to the blue star: left, right, up or down?" -> "up" |
 
 Curriculum (`LEVELS`): level 0 is one big object on a plain muted background, 4 colours and 3
 shapes; level 1 has 1-4 objects, 8 colours, 5 shapes and plain / gradient / textured
 backgrounds; level 2 has 1-6 objects, 10 colours, 6 shapes, smaller objects and softened crops
 of livr's *train* photos on 40% of the pictures (for both splits; the validation and test photos
-belong to the evaluation tasks). A level draws its families in equal shares (block-balanced:
+belong to the evaluation tasks). Level 3 is a skill level, not a harder scene: it holds only the
+families that start there (`SKILL_LEVEL`; today grid_step: two shapes in neighbouring cells of a
+tiled board, one cell per image token at 112 px, and the direction of the step between them, the
+skill a one-move plan needs), for a continuation of a pretrained base (`PretrainConfig.init_from`)
+with the earlier levels replayed. Its phrasings (`SKILL_TEMPLATES`) are kept out of
+`mix_vocabulary_text`, so the tokenizer of the shipped base is unchanged (byte-level BPE encodes
+them all the same). A level draws its families in equal shares (block-balanced:
 every run of len(families) records holds each family once), so level 0 is 25% each of colour,
 shape, position and choice, level 1 is 10% each of ten families and level 2 1/14 each.
 
@@ -57,13 +64,14 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from livr.errors import ConfigError
 from livr.pretrain import scenes as sc
 from livr.pretrain.scenes import LEVEL_SPECS, NAMED_COLOURS, PLURALS, QUADRANTS, SHAPES, Obj
 
-LEVELS = (0, 1, 2)
+LEVELS = (0, 1, 2, 3)
+SKILL_LEVEL = 3  # the level of the skill families alone (see the module docstring)
 SPLITS = ("train", "heldout")
 MIN_IMAGE_SIZE = 48
 LETTERS = "ABCD"
@@ -93,6 +101,7 @@ FAMILIES: dict[str, FamilyInfo] = {
     "pair_same": FamilyInfo(2, 2, "yes / no"),
     "pair_which": FamilyInfo(2, 2, "first / second"),
     "pair_brighter": FamilyInfo(2, 2, "first / second"),
+    "grid_step": FamilyInfo(SKILL_LEVEL, 1, "left / right / up / down"),
 }
 
 # Families whose questions the choice family wraps in lettered options.
@@ -289,6 +298,20 @@ HINTS: dict[str, tuple[str, ...]] = {
     "phrase": ("", "Keep it short."),
     "order": ("", "Reply first or second."),
 }
+
+
+# Phrasings of the skill families (level 3), outside TEMPLATES: the shipped tokenizer was trained
+# on mix_vocabulary_text without them.
+SKILL_TEMPLATES: dict[str, tuple[str, ...]] = {
+    "grid_step": (
+        "On the grid, which way is it from the {a} to the {b}: left, right, up or down?",
+        "The {a} and the {b} sit in neighbouring cells. Which way do you step from the {a} to reach the {b}?",
+        "Which way is the {b} from the {a}: left, right, up or down?",
+        "One step on the board takes the {a} to the {b}. Is that step left, right, up or down?",
+    ),
+}
+GRID_STEPS = {"left": (0, -1), "right": (0, 1), "up": (-1, 0), "down": (1, 0)}  # (row, column) change
+GRID_CELLS = 4  # 4 x 4 cells: one 28-pixel cell per merged image token at 112 pixels
 
 
 def _opts(opts: list[str], fmt: str, sep: str) -> str:
@@ -814,6 +837,59 @@ def fam_pair_brighter(ctx: _Ctx) -> Item | None:
     return None
 
 
+def _grid_board(ctx: _Ctx, avoid: list[tuple[int, int, int]]) -> tuple[Image.Image, dict] | None:
+    """A board of GRID_CELLS x GRID_CELLS tiles: one muted colour, each tile shaded by its own
+    factor, darker lines between tiles; None when the colour does not contrast with `avoid`."""
+    n, size = GRID_CELLS, ctx.size
+    base = np.array(sc.muted_colour(ctx.rng, (70.0, 200.0)), float)
+    shades = ctx.rng.uniform(0.85, 1.15, (n, n))
+    tiles = [tuple(int(v) for v in np.clip(base * f, 0, 255)) for f in shades.ravel()]
+    if not all(sc.contrasts(fill, tiles) for fill in avoid):
+        return None
+    img = Image.new("RGB", (size, size))
+    draw = ImageDraw.Draw(img)
+    edges = [round(i * size / n) for i in range(n + 1)]
+    for k, tile in enumerate(tiles):
+        r, c = divmod(k, n)
+        draw.rectangle([edges[c], edges[r], edges[c + 1] - 1, edges[r + 1] - 1], fill=tile)
+    line = tuple(int(v) for v in base * 0.6)
+    for e in edges[1:-1]:
+        draw.line([(e, 0), (e, size)], fill=line)
+        draw.line([(0, e), (size, e)], fill=line)
+    return img, {"kind": "grid", "cells": n, "colour": [int(v) for v in base]}
+
+
+def fam_grid_step(ctx: _Ctx) -> Item | None:
+    """Two shapes in neighbouring cells of a board (plus 0-2 others elsewhere): which way is the
+    step from the first to the second? Objects sit at cell centres, so each fills one image token."""
+    answer = ctx.balanced("grid_step", tuple(GRID_STEPS))
+    dr, dc = GRID_STEPS[answer]
+    n, cell = GRID_CELLS, ctx.size / GRID_CELLS
+    for _ in range(ATTEMPTS):
+        c1, s1, c2, s2 = _named_pair(ctx)
+        starts = [(r, c) for r in range(n) for c in range(n) if 0 <= r + dr < n and 0 <= c + dc < n]
+        a_cell = starts[int(ctx.rng.integers(len(starts)))]
+        b_cell = (a_cell[0] + dr, a_cell[1] + dc)
+        free = [(r, c) for r in range(n) for c in range(n) if (r, c) not in (a_cell, b_cell)]
+        extra_cells = [free[i] for i in ctx.rng.permutation(len(free))[: int(ctx.rng.integers(0, 3))]]
+        objs = [ctx.obj(s1, c1), ctx.obj(s2, c2)] + ctx.others(len(extra_cells), colours={c1, c2})
+        for o, (r, c) in zip(objs, [a_cell, b_cell, *extra_cells]):
+            o.r = 0.4 * cell  # circumradius: the shape fills most of its cell and stays inside it
+            o.cx, o.cy = (c + 0.5) * cell, (r + 0.5) * cell
+        board = _grid_board(ctx, [o.rgb for o in objs])
+        if board is None:
+            continue
+        img, bg = board
+        sc.draw_objects(img, objs)
+        a, b = objs[0], objs[1]
+        q = ctx.pick(SKILL_TEMPLATES["grid_step"]).format(a=_desc(a), b=_desc(b))
+        dis = [v for v in GRID_STEPS if v != answer]
+        meta = {"a_cell": list(a_cell), "b_cell": list(b_cell), "cells": n,
+                "images": [{"background": bg, "objects": [o.meta() for o in objs]}]}
+        return Item([img], q, answer, ctx.shuffled(dis), ctx.hint("word"), meta)
+    return None
+
+
 FAMILY_FNS: dict[str, Callable[[_Ctx], Item | None]] = {
     "colour": fam_colour,
     "shape": fam_shape,
@@ -828,6 +904,7 @@ FAMILY_FNS: dict[str, Callable[[_Ctx], Item | None]] = {
     "pair_same": fam_pair_same,
     "pair_which": fam_pair_which,
     "pair_brighter": fam_pair_brighter,
+    "grid_step": fam_grid_step,
 }
 
 
@@ -858,7 +935,10 @@ def _choice(ctx: _Ctx) -> tuple[Item, str, dict]:
 
 
 def families_at(level: int) -> list[str]:
-    """The families a level draws from, in FAMILIES order."""
+    """The families a level draws from, in FAMILIES order: those starting at or below it, except
+    at SKILL_LEVEL, which draws only the families that start there."""
+    if level == SKILL_LEVEL:
+        return [f for f, info in FAMILIES.items() if info.min_level == SKILL_LEVEL]
     return [f for f, info in FAMILIES.items() if info.min_level <= level]
 
 
@@ -923,6 +1003,8 @@ def generate_family(
         raise ConfigError(
             f"pretrain mix: family {family!r} starts at level {FAMILIES[family].min_level}, not {level}"
         )
+    if family not in families_at(level):
+        raise ConfigError(f"pretrain mix: level {level} draws only {', '.join(families_at(level))}, not {family!r}")
     return _generate(n, seed, level, split, image_size, [family], (split, level, seed, family))
 
 

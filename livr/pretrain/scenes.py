@@ -89,6 +89,9 @@ LEVEL_SPECS: dict[int, LevelSpec] = {
         backgrounds=(("plain", 0.2), ("gradient", 0.2), ("texture", 0.2), ("photo", 0.4)),
     ),
 }
+# level 3, the skill level of the mix (livr.pretrain.mix.SKILL_LEVEL): level 2's colours and shapes;
+# its families draw their own boards
+LEVEL_SPECS[3] = LEVEL_SPECS[2]
 
 
 # ----------------------------------------------------------------------------------------------

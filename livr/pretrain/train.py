@@ -92,10 +92,12 @@ def normalise(text: str) -> str:
 
 
 def heldout(config: PretrainConfig) -> dict[int, list[dict]]:
-    from livr.pretrain.mix import LEVELS, generate_mix
+    """Held-out records of every level up to the highest the curriculum reaches."""
+    from livr.pretrain.mix import generate_mix
 
+    top = max(level for _, level in config.curriculum)
     return {level: generate_mix(config.eval_examples, seed=config.seed, level=level, split="heldout")
-            for level in LEVELS}
+            for level in range(top + 1)}
 
 
 def evaluate(lm, sets: dict[int, list[dict]]) -> dict[str, Any]:
@@ -166,15 +168,30 @@ def append_progress(out: Path, entry: dict) -> None:
 # ----------------------------------------------------------------------------- the loop
 
 
+def _start_from(init_from: str):
+    """(model, processor) of a finished pretraining (a model folder, or "livr-tiny": the shipped one)."""
+    from livr.models.backbones.qwen2_5_vl import ADAPTER
+    from livr.pretrain.base import ASSET_DIR, NAME
+
+    folder = ASSET_DIR if init_from == NAME else Path(init_from)
+    if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
+        raise ConfigError(f"init_from {init_from}: not a pretrained model folder (config.json and "
+                          "model.safetensors); name the model/ folder of a finished pretrain-base run, or livr-tiny")
+    return ADAPTER.load_pretrained(str(folder), dtype=None, attn_implementation="sdpa",
+                                   trust_remote_code=False, processor_kwargs=None)
+
+
 def build(config: PretrainConfig):
-    """(LivrModel wrapping the random-init base, tokenizer) -- every parameter trainable."""
+    """(LivrModel wrapping the random-init base, or the `init_from` weights) -- every parameter trainable."""
     from livr.models.backbones.qwen2_5_vl import ADAPTER
     from livr.models.latents import LatentSpec
     from livr.models.loading import LivrModel
     from livr.pretrain.base import NAME, build_base_model, train_tokenizer
 
-    tokenizer = train_tokenizer()
-    model, processor = build_base_model(tokenizer, seed=config.seed)
+    if config.init_from:
+        model, processor = _start_from(config.init_from)
+    else:
+        model, processor = build_base_model(train_tokenizer(), seed=config.seed)
     return LivrModel(model=model, processor=processor, adapter=ADAPTER, latents=LatentSpec(0),
                      latent_ids=[], name=NAME)
 

@@ -15,7 +15,10 @@ from livr.data.prompts import MCQ_SUFFIX, QUESTIONS
 from livr.errors import ConfigError
 from livr.pretrain.mix import (
     FAMILIES,
+    GRID_STEPS,
     LEVELS,
+    SKILL_LEVEL,
+    SKILL_TEMPLATES,
     families_at,
     generate_family,
     generate_mix,
@@ -54,7 +57,10 @@ def test_same_arguments_give_identical_records_and_others_differ():
 @pytest.mark.parametrize("level", LEVELS)
 def test_each_level_draws_its_families_in_equal_shares(level):
     fams = families_at(level)
-    assert fams == [f for f, info in FAMILIES.items() if info.min_level <= level]
+    if level == SKILL_LEVEL:  # the skill level holds only the families that start there
+        assert fams == [f for f, info in FAMILIES.items() if info.min_level == level] == ["grid_step"]
+    else:
+        assert fams == [f for f, info in FAMILIES.items() if info.min_level <= level]
     recs = generate_mix(2 * len(fams), seed=1, level=level, image_size=56)
     counts = collections.Counter(r["task"] for r in recs)
     assert counts == {f"pretrain/{f}": 2 for f in fams}
@@ -170,6 +176,24 @@ def _check_describe(r):
     assert r["answer"] == f"a {r['metadata']['size_word']} {o['colour']} {o['shape']} at the {quadrant}"
 
 
+def _check_grid_step(r):
+    meta = r["metadata"]
+    a, b = _objects(r)[:2]
+    step = (meta["b_cell"][0] - meta["a_cell"][0], meta["b_cell"][1] - meta["a_cell"][1])
+    assert GRID_STEPS[r["answer"]] == step
+    img, cells = r["images"][0], meta["cells"]
+    cell = img.width / cells
+    for o, (row, col) in ((a, meta["a_cell"]), (b, meta["b_cell"])):
+        # each object is drawn in its cell: its fill at the cell centre, and inside the cell
+        assert (o["cx"], o["cy"]) == ((col + 0.5) * cell, (row + 0.5) * cell)
+        assert img.getpixel((int(o["cx"]), int(o["cy"]))) == NAMED_COLOURS[o["colour"]]
+        assert o["r"] < cell / 2
+    # the question names the two objects, the first one first where the sentence is "from a to b"
+    assert f"{a['colour']} {a['shape']}" in r["prompt"] and f"{b['colour']} {b['shape']}" in r["prompt"]
+    others = [f"{o['colour']} {o['shape']}" for o in _objects(r)[2:]]
+    assert f"{a['colour']} {a['shape']}" not in others and f"{b['colour']} {b['shape']}" not in others
+
+
 def _check_marker(r):
     o = _objects(r)[0]
     assert r["answer"] == o[r["metadata"]["kind"].split("_")[1]]
@@ -183,14 +207,14 @@ CHECKS = {
     "exists": _check_exists, "size": _check_size, "relation": _check_relation,
     "brightness": _check_brightness, "pair_brighter": _check_pair_brighter,
     "pair_which": _check_pair_which, "pair_same": _check_pair_same, "describe": _check_describe,
-    "marker": _check_marker,
+    "marker": _check_marker, "grid_step": _check_grid_step,
 }
 
 
 def test_answers_agree_with_pixels_and_metadata():
     assert set(CHECKS) == set(FAMILIES) - {"choice"}
     for family, check in CHECKS.items():
-        for r in generate_family(family, 12, seed=3, level=2):
+        for r in generate_family(family, 12, seed=3, level=max(2, FAMILIES[family].min_level)):
             check(r)
     for r in generate_family("choice", 40, seed=3, level=2):
         meta = r["metadata"]
@@ -232,12 +256,37 @@ def _words(text: str) -> set[str]:
 
 def test_vocabulary_covers_every_emitted_word():
     vocab = set().union(*map(_words, mix_vocabulary_text()))
-    recs = [r for level in LEVELS for r in generate_mix(56, seed=8, level=level)]
+    recs = [r for level in LEVELS if level != SKILL_LEVEL for r in generate_mix(56, seed=8, level=level)]
     emitted = set().union(*(_words(r["prompt"] + " " + r["answer"]) for r in recs))
     assert emitted <= vocab, emitted - vocab
 
 
-@pytest.mark.parametrize("kwargs", [dict(level=3), dict(level=0, split="test"), dict(level=0, image_size=20)])
+def test_the_skill_level_leaves_the_tokenizer_corpus_alone_and_the_shipped_tokenizer_reads_it():
+    # the shipped livr-tiny tokenizer was trained on mix_vocabulary_text before level 3 existed
+    corpus = "\n".join(mix_vocabulary_text())
+    for templates in SKILL_TEMPLATES.values():
+        for t in templates:
+            assert t.format(a="red circle", b="blue star") not in corpus
+    from transformers import AutoTokenizer
+
+    from livr.pretrain.base import ASSET_DIR
+
+    tokenizer = AutoTokenizer.from_pretrained(str(ASSET_DIR))
+    for r in generate_mix(24, seed=9, level=SKILL_LEVEL):
+        ids = tokenizer(r["prompt"], add_special_tokens=False)["input_ids"]
+        assert tokenizer.decode(ids) == r["prompt"] and tokenizer.unk_token_id not in ids
+        assert len(ids) <= 60  # whole words and pieces, not a byte per character
+
+
+def test_grid_step_answers_are_balanced_and_the_level_holds_nothing_else():
+    recs = generate_mix(80, seed=2, level=SKILL_LEVEL)
+    assert collections.Counter(r["answer"] for r in recs) == {k: 20 for k in GRID_STEPS}
+    assert {r["task"] for r in recs} == {"pretrain/grid_step"}
+    with pytest.raises(ConfigError, match="draws only grid_step"):
+        generate_family("colour", 1, seed=0, level=SKILL_LEVEL)
+
+
+@pytest.mark.parametrize("kwargs", [dict(level=4), dict(level=0, split="test"), dict(level=0, image_size=20)])
 def test_bad_arguments_raise_config_error(kwargs):
     with pytest.raises(ConfigError):
         generate_mix(2, seed=0, **kwargs)

@@ -93,3 +93,24 @@ def test_finished_output_installs_and_loads(tmp_path, monkeypatch):
     monkeypatch.setattr(base, "ASSET_DIR", tmp_path / "nowhere")
     with pytest.raises(ConfigError, match="pretrain-base"):
         load_backbone("livr-tiny")
+
+
+def test_a_continuation_starts_from_the_given_weights_on_the_skill_level(tmp_path):
+    first = pt.pretrain(_config(tmp_path / "first", steps=1, eval_every=1, checkpoint_every=1), log=lambda _: None)
+    source = load_file(str(tmp_path / "first" / "model" / "model.safetensors"))
+    # learning rate 0: the continuation's model must be exactly the weights it started from
+    still = _config(tmp_path / "still", steps=1, eval_every=1, checkpoint_every=1, learning_rate=0.0,
+                    weight_decay=0.0, curriculum=[[0, 3]], replay=0.5, init_from=str(tmp_path / "first" / "model"))
+    report = pt.pretrain(still, log=lambda _: None)
+    kept = load_file(str(tmp_path / "still" / "model" / "model.safetensors"))
+    assert kept.keys() == source.keys() and all((kept[k] == source[k]).all() for k in source)
+    assert set(report["final"]["levels"]) == {"0", "1", "2", "3"} and set(first["final"]["levels"]) == {"0", "1"}
+    assert "pretrain/grid_step" in report["final"]["families"]
+    moved = pt.pretrain(_config(tmp_path / "moved", steps=1, eval_every=1, checkpoint_every=1, curriculum=[[0, 3]],
+                                init_from=str(tmp_path / "first" / "model")), log=lambda _: None)
+    changed = load_file(str(tmp_path / "moved" / "model" / "model.safetensors"))
+    assert moved["steps"] == 1 and any(not (changed[k] == source[k]).all() for k in source)
+    with pytest.raises(ConfigError, match="init_from .*nowhere"):
+        pt.pretrain(_config(tmp_path / "bad", init_from=str(tmp_path / "nowhere")), log=lambda _: None)
+    with pytest.raises(ConfigError, match="not levels of the mix"):
+        _config(tmp_path / "bad2", curriculum=[[0, 4]]).check()
