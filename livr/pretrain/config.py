@@ -33,6 +33,10 @@ class PretrainConfig:
     # OUT/model) or "livr-tiny" (the shipped one); "" is random init. A continuation, e.g. the
     # skill level 3 with the earlier levels replayed (docs/pretraining.md)
     init_from: str = ""
+    # with init_from: the text model's rope base for the continuation (0 keeps the model's own).
+    # M-RoPE gives image columns the lowest frequencies; a smaller base turns them faster per
+    # column (docs/pretraining.md, "Skill continuation")
+    rope_theta: float = 0.0
 
     def check(self) -> None:
         problems = []
@@ -42,6 +46,8 @@ class PretrainConfig:
             problems.append(f"replay must be in [0, 1), got {self.replay}")
         if not self.curriculum or self.curriculum[0][0] != 0:
             problems.append("the curriculum must start at step 0")
+        if self.rope_theta < 0 or (self.rope_theta and not self.init_from):
+            problems.append(f"rope_theta {self.rope_theta}: a positive value needs init_from (0 keeps the model's)")
         from livr.pretrain.mix import LEVELS
 
         bad = [level for _, level in self.curriculum if level not in LEVELS]

@@ -168,8 +168,12 @@ def append_progress(out: Path, entry: dict) -> None:
 # ----------------------------------------------------------------------------- the loop
 
 
-def _start_from(init_from: str):
-    """(model, processor) of a finished pretraining (a model folder, or "livr-tiny": the shipped one)."""
+def _start_from(init_from: str, rope_theta: float = 0.0):
+    """(model, processor) of a finished pretraining (a model folder, or "livr-tiny": the shipped one);
+    `rope_theta` > 0 replaces the text model's rope base (read from a copy of the folder whose
+    config.json says so: the weights are the same, the rotary embedding is built from the config)."""
+    import tempfile
+
     from livr.models.backbones.qwen2_5_vl import ADAPTER
     from livr.pretrain.base import ASSET_DIR, NAME
 
@@ -177,8 +181,15 @@ def _start_from(init_from: str):
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise ConfigError(f"init_from {init_from}: not a pretrained model folder (config.json and "
                           "model.safetensors); name the model/ folder of a finished pretrain-base run, or livr-tiny")
-    return ADAPTER.load_pretrained(str(folder), dtype=None, attn_implementation="sdpa",
-                                   trust_remote_code=False, processor_kwargs=None)
+    with tempfile.TemporaryDirectory() as tmp:
+        if rope_theta:
+            shutil.copytree(folder, tmp, dirs_exist_ok=True)
+            config = json.loads((folder / "config.json").read_text())
+            config["text_config"]["rope_parameters"]["rope_theta"] = float(rope_theta)
+            (Path(tmp) / "config.json").write_text(json.dumps(config, indent=2))
+            folder = Path(tmp)
+        return ADAPTER.load_pretrained(str(folder), dtype=None, attn_implementation="sdpa",
+                                       trust_remote_code=False, processor_kwargs=None)
 
 
 def build(config: PretrainConfig):
@@ -189,7 +200,7 @@ def build(config: PretrainConfig):
     from livr.pretrain.base import NAME, build_base_model, train_tokenizer
 
     if config.init_from:
-        model, processor = _start_from(config.init_from)
+        model, processor = _start_from(config.init_from, config.rope_theta)
     else:
         model, processor = build_base_model(train_tokenizer(), seed=config.seed)
     return LivrModel(model=model, processor=processor, adapter=ADAPTER, latents=LatentSpec(0),

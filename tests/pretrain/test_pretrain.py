@@ -114,3 +114,15 @@ def test_a_continuation_starts_from_the_given_weights_on_the_skill_level(tmp_pat
         pt.pretrain(_config(tmp_path / "bad", init_from=str(tmp_path / "nowhere")), log=lambda _: None)
     with pytest.raises(ConfigError, match="not levels of the mix"):
         _config(tmp_path / "bad2", curriculum=[[0, 4]]).check()
+
+
+def test_a_continuation_can_change_the_rope_base(tmp_path):
+    pt.pretrain(_config(tmp_path / "first", steps=1, eval_every=1, checkpoint_every=1), log=lambda _: None)
+    model, _ = pt._start_from(str(tmp_path / "first" / "model"), rope_theta=4.0)
+    assert model.config.text_config.rope_parameters["rope_theta"] == 4.0
+    plain, _ = pt._start_from(str(tmp_path / "first" / "model"))
+    assert plain.config.text_config.rope_parameters["rope_theta"] == 16.0
+    a, b = model.state_dict(), plain.state_dict()
+    assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)  # same weights, another rope base
+    with pytest.raises(ConfigError, match="rope_theta"):
+        _config(tmp_path / "x", rope_theta=4.0).check()  # only for a continuation
