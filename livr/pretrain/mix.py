@@ -865,9 +865,9 @@ def fam_grid_step(ctx: _Ctx) -> Item | None:
     answer = ctx.balanced("grid_step", tuple(GRID_STEPS))
     dr, dc = GRID_STEPS[answer]
     n, cell = GRID_CELLS, ctx.size / GRID_CELLS
+    starts = [(r, c) for r in range(n) for c in range(n) if 0 <= r + dr < n and 0 <= c + dc < n]
     for _ in range(ATTEMPTS):
         c1, s1, c2, s2 = _named_pair(ctx)
-        starts = [(r, c) for r in range(n) for c in range(n) if 0 <= r + dr < n and 0 <= c + dc < n]
         a_cell = starts[int(ctx.rng.integers(len(starts)))]
         b_cell = (a_cell[0] + dr, a_cell[1] + dc)
         free = [(r, c) for r in range(n) for c in range(n) if (r, c) not in (a_cell, b_cell)]

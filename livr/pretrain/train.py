@@ -175,9 +175,9 @@ def _start_from(init_from: str, rope_theta: float = 0.0):
     import tempfile
 
     from livr.models.backbones.qwen2_5_vl import ADAPTER
-    from livr.pretrain.base import ASSET_DIR, NAME
+    from livr.models.loading import shipped_model_dir
 
-    folder = ASSET_DIR if init_from == NAME else Path(init_from)
+    folder = Path(shipped_model_dir(init_from) or init_from)
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise ConfigError(f"init_from {init_from}: not a pretrained model folder (config.json and "
                           "model.safetensors); name the model/ folder of a finished pretrain-base run, or livr-tiny")
