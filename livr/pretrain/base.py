@@ -25,6 +25,11 @@ SIZE = TinySize(hidden=128, layers=4, heads=4, kv_heads=2, intermediate=384,
                 vision_hidden=64, vision_layers=2, vision_heads=2, rope_theta=16.0)
 MAX_PIXELS = 112 * 112
 VOCAB_SIZE = 2048
+# The architectures a base can be pretrained in. Both give 16 image tokens (4 x 4) per picture:
+# Qwen2.5-VL tokens cover 28 x 28 pixels (patch 14) of a 112-pixel picture, Qwen3-VL tokens 32 x 32
+# (patch 16) of a 128-pixel one. Qwen3-VL's vision tower adds a learned absolute position embedding
+# to its patches and its text model interleaves the M-RoPE sections (docs/pretraining.md, "v4").
+FAMILIES = {"qwen2_5_vl": 112 * 112, "qwen3_vl": 128 * 128}
 
 
 def tokenizer_corpus() -> list[str]:
@@ -43,15 +48,25 @@ def tokenizer_corpus() -> list[str]:
     return texts
 
 
-def train_tokenizer(vocab_size: int = VOCAB_SIZE):
-    """A byte-level BPE Qwen2Tokenizer with the Qwen special tokens and chat template."""
+def _adapter(family: str):
+    from livr.errors import ConfigError
+    from livr.models.backbones import get_adapter
+
+    if family not in FAMILIES:
+        raise ConfigError(f"pretraining family {family!r}: use one of {', '.join(FAMILIES)}")
+    return get_adapter(family)
+
+
+def train_tokenizer(vocab_size: int = VOCAB_SIZE, family: str = "qwen2_5_vl"):
+    """A byte-level BPE Qwen2Tokenizer with the Qwen special tokens and the family's chat template."""
     import json
 
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     from livr.models.backbones._qwen import QWEN_SPECIAL_TOKENS, qwen_chat_template
-    from livr.models.backbones.qwen2_5_vl import ADAPTER
     from livr.models.tokenizer import bpe_tokenizer
+
+    adapter = _adapter(family)
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -61,22 +76,22 @@ def train_tokenizer(vocab_size: int = VOCAB_SIZE):
     bpe.train_from_iterator(sorted(set(tokenizer_corpus())), trainer)
     model = json.loads(bpe.to_str())["model"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" ")) for m in model["merges"]]
-    return bpe_tokenizer(model["vocab"], merges, QWEN_SPECIAL_TOKENS, qwen_chat_template(ADAPTER.default_system))
+    return bpe_tokenizer(model["vocab"], merges, QWEN_SPECIAL_TOKENS, qwen_chat_template(adapter.default_system))
 
 
-def build_base_model(tokenizer, *, seed: int = 0, attn_implementation: str = "sdpa"):
-    """(random-init model, processor) of the livr-tiny architecture."""
+def build_base_model(tokenizer, *, seed: int = 0, attn_implementation: str = "sdpa",
+                     family: str = "qwen2_5_vl", size: TinySize = SIZE):
+    """(random-init model, processor) of the livr-tiny architecture in `family`."""
     import torch
     from transformers import Qwen2VLImageProcessorPil
 
-    from livr.models.backbones.qwen2_5_vl import ADAPTER
-
-    unit = ADAPTER.patch_size * 2
-    image_processor = Qwen2VLImageProcessorPil(patch_size=ADAPTER.patch_size, temporal_patch_size=2, merge_size=2,
-                                               min_pixels=unit * unit, max_pixels=MAX_PIXELS)
-    processor = ADAPTER.processor_class(image_processor=image_processor, tokenizer=tokenizer,
+    adapter = _adapter(family)
+    unit = adapter.patch_size * 2
+    image_processor = Qwen2VLImageProcessorPil(patch_size=adapter.patch_size, temporal_patch_size=2, merge_size=2,
+                                               min_pixels=unit * unit, max_pixels=FAMILIES[family])
+    processor = adapter.processor_class(image_processor=image_processor, tokenizer=tokenizer,
                                         chat_template=tokenizer.chat_template)
-    config = ADAPTER.tiny_config(tokenizer, SIZE, tie_word_embeddings=False)
+    config = adapter.tiny_config(tokenizer, size, tie_word_embeddings=False)
     torch.manual_seed(seed)
-    model = ADAPTER.model_class._from_config(config, attn_implementation=attn_implementation)
+    model = adapter.model_class._from_config(config, attn_implementation=attn_implementation)
     return model, processor

@@ -37,6 +37,10 @@ class PretrainConfig:
     # M-RoPE gives image columns the lowest frequencies; a smaller base turns them faster per
     # column (docs/pretraining.md, "Skill continuation")
     rope_theta: float = 0.0
+    # architecture of a from-scratch base (livr.pretrain.base.FAMILIES): "qwen2_5_vl" (the shipped
+    # livr-tiny) or "qwen3_vl" (learned absolute positions in the vision tower, interleaved M-RoPE);
+    # a continuation keeps the family of the model it starts from
+    family: str = "qwen2_5_vl"
 
     def check(self) -> None:
         problems = []
@@ -48,7 +52,11 @@ class PretrainConfig:
             problems.append("the curriculum must start at step 0")
         if self.rope_theta < 0 or (self.rope_theta and not self.init_from):
             problems.append(f"rope_theta {self.rope_theta}: a positive value needs init_from (0 keeps the model's)")
+        from livr.pretrain.base import FAMILIES
         from livr.pretrain.mix import LEVELS
+
+        if self.family not in FAMILIES:
+            problems.append(f"family {self.family!r} is not one of {', '.join(FAMILIES)}")
 
         bad = [level for _, level in self.curriculum if level not in LEVELS]
         if bad:

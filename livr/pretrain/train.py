@@ -174,13 +174,15 @@ def _start_from(init_from: str, rope_theta: float = 0.0):
     config.json says so: the weights are the same, the rotary embedding is built from the config)."""
     import tempfile
 
-    from livr.models.backbones.qwen2_5_vl import ADAPTER
+    from livr.models.backbones import family_from_model_type
+    from livr.pretrain.base import _adapter
     from livr.models.loading import shipped_model_dir
 
     folder = Path(shipped_model_dir(init_from) or init_from)
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise ConfigError(f"init_from {init_from}: not a pretrained model folder (config.json and "
                           "model.safetensors); name the model/ folder of a finished pretrain-base run, or livr-tiny")
+    adapter = _adapter(family_from_model_type(json.loads((folder / "config.json").read_text())["model_type"]))
     with tempfile.TemporaryDirectory() as tmp:
         if rope_theta:
             shutil.copytree(folder, tmp, dirs_exist_ok=True)
@@ -188,22 +190,24 @@ def _start_from(init_from: str, rope_theta: float = 0.0):
             config["text_config"]["rope_parameters"]["rope_theta"] = float(rope_theta)
             (Path(tmp) / "config.json").write_text(json.dumps(config, indent=2))
             folder = Path(tmp)
-        return ADAPTER.load_pretrained(str(folder), dtype=None, attn_implementation="sdpa",
-                                       trust_remote_code=False, processor_kwargs=None)
+        model, processor = adapter.load_pretrained(str(folder), dtype=None, attn_implementation="sdpa",
+                                                   trust_remote_code=False, processor_kwargs=None)
+        return model, processor, adapter
 
 
 def build(config: PretrainConfig):
     """(LivrModel wrapping the random-init base, or the `init_from` weights) -- every parameter trainable."""
-    from livr.models.backbones.qwen2_5_vl import ADAPTER
     from livr.models.latents import LatentSpec
     from livr.models.loading import LivrModel
-    from livr.pretrain.base import NAME, build_base_model, train_tokenizer
+    from livr.pretrain.base import NAME, _adapter, build_base_model, train_tokenizer
 
     if config.init_from:
-        model, processor = _start_from(config.init_from, config.rope_theta)
+        model, processor, adapter = _start_from(config.init_from, config.rope_theta)
     else:
-        model, processor = build_base_model(train_tokenizer(), seed=config.seed)
-    return LivrModel(model=model, processor=processor, adapter=ADAPTER, latents=LatentSpec(0),
+        adapter = _adapter(config.family)
+        model, processor = build_base_model(train_tokenizer(family=config.family), seed=config.seed,
+                                            family=config.family)
+    return LivrModel(model=model, processor=processor, adapter=adapter, latents=LatentSpec(0),
                      latent_ids=[], name=NAME)
 
 

@@ -118,11 +118,30 @@ def test_a_continuation_starts_from_the_given_weights_on_the_skill_level(tmp_pat
 
 def test_a_continuation_can_change_the_rope_base(tmp_path):
     pt.pretrain(_config(tmp_path / "first", steps=1, eval_every=1, checkpoint_every=1), log=lambda _: None)
-    model, _ = pt._start_from(str(tmp_path / "first" / "model"), rope_theta=4.0)
+    model, _, _ = pt._start_from(str(tmp_path / "first" / "model"), rope_theta=4.0)
     assert model.config.text_config.rope_parameters["rope_theta"] == 4.0
-    plain, _ = pt._start_from(str(tmp_path / "first" / "model"))
+    plain, _, _ = pt._start_from(str(tmp_path / "first" / "model"))
     assert plain.config.text_config.rope_parameters["rope_theta"] == 16.0
     a, b = model.state_dict(), plain.state_dict()
     assert a.keys() == b.keys() and all((a[k] == b[k]).all() for k in a)  # same weights, another rope base
     with pytest.raises(ConfigError, match="rope_theta"):
         _config(tmp_path / "x", rope_theta=4.0).check()  # only for a continuation
+
+
+def test_a_qwen3_vl_base_pretrains_loads_and_continues_in_its_family(tmp_path):
+    from livr import load_backbone
+    from livr.pretrain.mix import generate_mix
+
+    pt.pretrain(_config(tmp_path / "q3", steps=1, eval_every=1, checkpoint_every=1, family="qwen3_vl"),
+                log=lambda _: None)  # the dense heads check one label per image token of the tower
+    lm = load_backbone(str(tmp_path / "q3" / "model"), num_latents=2)
+    assert lm.adapter.family == "qwen3_vl" and lm.model.config.vision_config.num_position_embeddings > 0
+    assert lm.model.config.text_config.rope_parameters["mrope_interleaved"] is True
+    record = generate_mix(1, seed=0, level=3, split="heldout")[0]
+    assert record["images"][0].size == (112, 112)
+    grid = lm.processor.image_processor(images=record["images"], return_tensors="pt")["image_grid_thw"]
+    assert grid.tolist() == [[1, 8, 8]]  # resized to 128 px: 4 x 4 merged tokens, as livr-tiny's 16
+    model, _, adapter = pt._start_from(str(tmp_path / "q3" / "model"))
+    assert adapter.family == "qwen3_vl" and type(model).__name__ == "Qwen3VLForConditionalGeneration"
+    with pytest.raises(ConfigError, match="family 'llava'"):
+        _config(tmp_path / "x", family="llava").check()
