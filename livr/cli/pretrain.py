@@ -26,7 +26,8 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="output folder (checkpoints, progress, model)")
     parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
     parser.add_argument("--install", action="store_true",
-                        help="copy the finished model into livr/assets/livr-tiny (what load_backbone('livr-tiny') loads)")
+                        help="copy the finished model into the package: livr/assets/livr-tiny (what load_backbone('livr-tiny') "
+                             "loads), or livr/assets/livr-tiny-qwen3 for --family qwen3_vl")
     for f in dataclasses.fields(PretrainConfig):
         if f.name == "out":
             continue
@@ -48,5 +49,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"pretrained {report['parameters'] / 1e6:.1f}M parameters for {report['steps']} steps; held-out "
           f"exact match: {levels}; model in {args.out}/model", file=sys.stderr)
     if args.install:
-        print(f"installed as livr-tiny in {install(args.out)}", file=sys.stderr)
+        target = install(args.out)
+        print(f"installed as {target.name} in {target}", file=sys.stderr)
     return 0

@@ -127,15 +127,16 @@ class LivrModel:
 
 
 def shipped_model_dir(name: str) -> str | None:
-    """The folder of a model shipped inside livr (`livr-tiny`), or None for other names."""
-    from livr.pretrain.base import ASSET_DIR, NAME
+    """The folder of a model shipped inside livr (`livr-tiny`, `livr-tiny-qwen3`), or None for other names."""
+    from livr.pretrain.base import SHIPPED, asset_dir
 
-    if name != NAME:
+    if name not in SHIPPED.values():
         return None
-    if not (ASSET_DIR / "config.json").is_file():
-        raise ConfigError(f"{NAME} is not in this checkout ({ASSET_DIR} has no config.json); make it with "
+    folder = asset_dir(name)
+    if not (folder / "config.json").is_file():
+        raise ConfigError(f"{name} is not in this checkout ({folder} has no config.json); make it with "
                           f"`livr pretrain-base --out OUT --install`")
-    return str(ASSET_DIR)
+    return str(folder)
 
 
 def resolve_family(name: str, trust_remote_code: bool = False) -> tuple[str, str | None]:

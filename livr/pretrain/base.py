@@ -21,6 +21,15 @@ from livr.models.backbones.base import TinySize
 
 NAME = "livr-tiny"
 ASSET_DIR = Path(__file__).resolve().parents[1] / "assets" / NAME
+# The bases shipped inside livr, by family: livr-tiny (Qwen2.5-VL, every measurement of
+# docs/results.md unless a row names the other) and livr-tiny-qwen3 (Qwen3-VL, the one that learns
+# vsp; docs/pretraining.md, "v4"). `livr pretrain-base --install` fills the one of its family.
+SHIPPED = {"qwen2_5_vl": NAME, "qwen3_vl": "livr-tiny-qwen3"}
+
+
+def asset_dir(name: str) -> Path:
+    """The package folder of a shipped base (`livr-tiny`, `livr-tiny-qwen3`)."""
+    return ASSET_DIR if name == NAME else ASSET_DIR.parent / name
 SIZE = TinySize(hidden=128, layers=4, heads=4, kv_heads=2, intermediate=384,
                 vision_hidden=64, vision_layers=2, vision_heads=2, rope_theta=16.0)
 MAX_PIXELS = 112 * 112

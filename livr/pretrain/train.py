@@ -284,16 +284,22 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, log=print) -> dict
 
 
 def install(out: str | os.PathLike) -> Path:
-    """Copy OUT/model into the package (livr/assets/livr-tiny)."""
-    from livr.pretrain.base import ASSET_DIR
+    """Copy OUT/model into the package: livr/assets/livr-tiny for a Qwen2.5-VL base,
+    livr/assets/livr-tiny-qwen3 for a Qwen3-VL one (`livr.pretrain.base.SHIPPED`)."""
+    from livr.models.backbones import family_from_model_type
+    from livr.pretrain.base import SHIPPED, asset_dir
 
     source = Path(out) / MODEL_DIR
     if not (source / "config.json").is_file():
         raise ConfigError(f"{source} is not a finished pretraining output (no config.json)")
-    with atomic_dir(ASSET_DIR, overwrite=True) as tmp:
+    family = family_from_model_type(json.loads((source / "config.json").read_text())["model_type"])
+    if family not in SHIPPED:
+        raise ConfigError(f"{source}: a {family} model is not one of the shipped bases ({', '.join(SHIPPED)})")
+    target = asset_dir(SHIPPED[family])
+    with atomic_dir(target, overwrite=True) as tmp:
         for path in source.iterdir():
             shutil.copy2(path, tmp / path.name)
         report = Path(out) / REPORT
         if report.is_file():
             shutil.copy2(report, tmp / "pretrain_report.json")
-    return ASSET_DIR
+    return target

@@ -128,8 +128,9 @@ def test_a_continuation_can_change_the_rope_base(tmp_path):
         _config(tmp_path / "x", rope_theta=4.0).check()  # only for a continuation
 
 
-def test_a_qwen3_vl_base_pretrains_loads_and_continues_in_its_family(tmp_path):
+def test_a_qwen3_vl_base_pretrains_loads_and_continues_in_its_family(tmp_path, monkeypatch):
     from livr import load_backbone
+    from livr.pretrain import base
     from livr.pretrain.mix import generate_mix
 
     pt.pretrain(_config(tmp_path / "q3", steps=1, eval_every=1, checkpoint_every=1, family="qwen3_vl"),
@@ -143,5 +144,25 @@ def test_a_qwen3_vl_base_pretrains_loads_and_continues_in_its_family(tmp_path):
     assert grid.tolist() == [[1, 8, 8]]  # resized to 128 px: 4 x 4 merged tokens, as livr-tiny's 16
     model, _, adapter = pt._start_from(str(tmp_path / "q3" / "model"))
     assert adapter.family == "qwen3_vl" and type(model).__name__ == "Qwen3VLForConditionalGeneration"
+    monkeypatch.setattr(base, "ASSET_DIR", tmp_path / "assets" / "livr-tiny")
+    assert pt.install(tmp_path / "q3") == tmp_path / "assets" / "livr-tiny-qwen3"  # beside, not over, livr-tiny
+    assert load_backbone("livr-tiny-qwen3").adapter.family == "qwen3_vl"
+    assert not (tmp_path / "assets" / "livr-tiny").exists()
     with pytest.raises(ConfigError, match="family 'llava'"):
         _config(tmp_path / "x", family="llava").check()
+
+
+@pytest.mark.parametrize("name", ["livr-tiny", "livr-tiny-qwen3"])
+def test_each_shipped_base_answers_held_out_questions_of_the_first_level(name):
+    """The shipped weights are a pretrained model, not a random one: level 0 of the mix (colour,
+    shape, position, letter choice of one big object; chance about 0.3) answered well above chance."""
+    import torch
+
+    from livr.pretrain.mix import generate_mix
+    from livr.pretrain.train import evaluate
+
+    torch.manual_seed(0)
+    lm = pt.build(pt.PretrainConfig(out="unused", init_from=name))
+    lm.model.eval()
+    scores = evaluate(lm, {0: generate_mix(60, seed=0, level=0, split="heldout")})
+    assert scores["levels"]["0"] >= 0.55, scores
