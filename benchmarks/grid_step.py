@@ -49,16 +49,13 @@ def main() -> None:
 
     from livr.analysis.stats import wilson
     from livr.inference.generate import encode_prompts, generate_answers
-    from livr.models.latents import LatentSpec
-    from livr.models.loading import LivrModel
+    from livr.pretrain.config import PretrainConfig
     from livr.pretrain.mix import SKILL_LEVEL, generate_mix
-    from livr.pretrain.train import _start_from, normalise
+    from livr.pretrain.train import build, normalise
 
     torch.set_num_threads(1)
-    model, processor, adapter = _start_from(args.model)
-    model.eval()
-    lm = LivrModel(model=model, processor=processor, adapter=adapter, latents=LatentSpec(0), latent_ids=[],
-                   name=args.model)
+    lm = build(PretrainConfig(out="unused", init_from=args.model))
+    lm.model.eval()
     records = [r for r in generate_mix(args.records, seed=args.seed, level=SKILL_LEVEL, split="heldout")
                if r["task"] == "pretrain/grid_step"]
     answers = generate_answers(lm, encode_prompts(lm, records), batch_size=16, max_new_tokens=12)

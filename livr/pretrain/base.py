@@ -38,7 +38,7 @@ VOCAB_SIZE = 2048
 # Qwen2.5-VL tokens cover 28 x 28 pixels (patch 14) of a 112-pixel picture, Qwen3-VL tokens 32 x 32
 # (patch 16) of a 128-pixel one. Qwen3-VL's vision tower adds a learned absolute position embedding
 # to its patches and its text model interleaves the M-RoPE sections (docs/pretraining.md, "v4").
-FAMILIES = {"qwen2_5_vl": 112 * 112, "qwen3_vl": 128 * 128}
+FAMILIES = {"qwen2_5_vl": MAX_PIXELS, "qwen3_vl": 128 * 128}
 
 
 def tokenizer_corpus() -> list[str]:
@@ -57,7 +57,8 @@ def tokenizer_corpus() -> list[str]:
     return texts
 
 
-def _adapter(family: str):
+def adapter_for(family: str):
+    """The backbone adapter of a family a base can be pretrained in (FAMILIES)."""
     from livr.errors import ConfigError
     from livr.models.backbones import get_adapter
 
@@ -75,7 +76,7 @@ def train_tokenizer(vocab_size: int = VOCAB_SIZE, family: str = "qwen2_5_vl"):
     from livr.models.backbones._qwen import QWEN_SPECIAL_TOKENS, qwen_chat_template
     from livr.models.tokenizer import bpe_tokenizer
 
-    adapter = _adapter(family)
+    adapter = adapter_for(family)
 
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -94,7 +95,7 @@ def build_base_model(tokenizer, *, seed: int = 0, attn_implementation: str = "sd
     import torch
     from transformers import Qwen2VLImageProcessorPil
 
-    adapter = _adapter(family)
+    adapter = adapter_for(family)
     unit = adapter.patch_size * 2
     image_processor = Qwen2VLImageProcessorPil(patch_size=adapter.patch_size, temporal_patch_size=2, merge_size=2,
                                                min_pixels=unit * unit, max_pixels=FAMILIES[family])

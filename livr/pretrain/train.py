@@ -174,15 +174,14 @@ def _start_from(init_from: str, rope_theta: float = 0.0):
     config.json says so: the weights are the same, the rotary embedding is built from the config)."""
     import tempfile
 
-    from livr.models.backbones import family_from_model_type
-    from livr.pretrain.base import _adapter
-    from livr.models.loading import shipped_model_dir
+    from livr.models.loading import resolve_family, shipped_model_dir
+    from livr.pretrain.base import adapter_for
 
     folder = Path(shipped_model_dir(init_from) or init_from)
     if not (folder / "config.json").is_file() or not (folder / "model.safetensors").is_file():
         raise ConfigError(f"init_from {init_from}: not a pretrained model folder (config.json and "
                           "model.safetensors); name the model/ folder of a finished pretrain-base run, or livr-tiny")
-    adapter = _adapter(family_from_model_type(json.loads((folder / "config.json").read_text())["model_type"]))
+    adapter = adapter_for(resolve_family(str(folder))[0])
     with tempfile.TemporaryDirectory() as tmp:
         if rope_theta:
             shutil.copytree(folder, tmp, dirs_exist_ok=True)
@@ -199,16 +198,16 @@ def build(config: PretrainConfig):
     """(LivrModel wrapping the random-init base, or the `init_from` weights) -- every parameter trainable."""
     from livr.models.latents import LatentSpec
     from livr.models.loading import LivrModel
-    from livr.pretrain.base import NAME, _adapter, build_base_model, train_tokenizer
+    from livr.pretrain.base import SHIPPED, adapter_for, build_base_model, train_tokenizer
 
     if config.init_from:
         model, processor, adapter = _start_from(config.init_from, config.rope_theta)
     else:
-        adapter = _adapter(config.family)
+        adapter = adapter_for(config.family)
         model, processor = build_base_model(train_tokenizer(family=config.family), seed=config.seed,
                                             family=config.family)
     return LivrModel(model=model, processor=processor, adapter=adapter, latents=LatentSpec(0),
-                     latent_ids=[], name=NAME)
+                     latent_ids=[], name=SHIPPED[adapter.family])
 
 
 def pretrain(config: PretrainConfig, *, resume: bool = False, log=print) -> dict[str, Any]:
@@ -286,13 +285,13 @@ def pretrain(config: PretrainConfig, *, resume: bool = False, log=print) -> dict
 def install(out: str | os.PathLike) -> Path:
     """Copy OUT/model into the package: livr/assets/livr-tiny for a Qwen2.5-VL base,
     livr/assets/livr-tiny-qwen3 for a Qwen3-VL one (`livr.pretrain.base.SHIPPED`)."""
-    from livr.models.backbones import family_from_model_type
+    from livr.models.loading import resolve_family
     from livr.pretrain.base import SHIPPED, asset_dir
 
     source = Path(out) / MODEL_DIR
     if not (source / "config.json").is_file():
         raise ConfigError(f"{source} is not a finished pretraining output (no config.json)")
-    family = family_from_model_type(json.loads((source / "config.json").read_text())["model_type"])
+    family = resolve_family(str(source))[0]
     if family not in SHIPPED:
         raise ConfigError(f"{source}: a {family} model is not one of the shipped bases ({', '.join(SHIPPED)})")
     target = asset_dir(SHIPPED[family])
